@@ -1,0 +1,122 @@
+package signer
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
+)
+
+// Order APIs an issuer can use.
+const (
+	// OrderAPICSR is CAS 2020-04-07 CreateCertificateWithCsrRequest: the key
+	// never leaves the cluster.
+	OrderAPICSR = "CSR"
+	// OrderAPIDVOrder is CAS 2018-07-13 CreateDVOrderAudit on a purchased
+	// instance: Alibaba Cloud generates the key.
+	OrderAPIDVOrder = "DVOrder"
+)
+
+// Config is one issuer's configuration in plain Go, built by the controllers
+// from an AliyunCASIssuer/AliyunCASClusterIssuer and its Secret.
+type Config struct {
+	// Endpoint is a URL such as https://cas.aliyuncs.com (scheme and host
+	// are used as given; tests use http://127.0.0.1:PORT).
+	Endpoint    string
+	Credentials Credentials
+	// OrderAPI is OrderAPICSR or OrderAPIDVOrder.
+	OrderAPI    string
+	ProductCode string
+	Contact     Contact
+	// ValidationMethod is "DNS" or "FILE".
+	ValidationMethod string
+	// PollInterval is the first poll delay; it backs off to MaxPollInterval.
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
+	// RateLimit (requests per second) and Burst bound the calls this issuer
+	// makes, whatever the number of requests.
+	RateLimit float64
+	Burst     int
+	// Timeout bounds one remote call.
+	Timeout time.Duration
+	// DVOrder configures the 2018-07-13 flow.
+	DVOrder DVOrderConfig
+	// OnCall, when set, is called after every remote call attempt (for
+	// metrics such as a Prometheus counter by action and outcome).
+	OnCall func(CallInfo)
+	// Transport, when set, carries the remote calls (tests, proxies).
+	Transport http.RoundTripper
+}
+
+// Contact is who the CA contacts about an order.
+type Contact struct {
+	Username, Email, Phone, Province, City, CompanyName string
+}
+
+// DVOrderConfig is the 2018-07-13 flow's own configuration.
+type DVOrderConfig struct {
+	// InstanceIDs to use; empty means any usable purchased DV instance.
+	InstanceIDs []string
+	// AdoptServerKey lets the issuer write Alibaba's private key into
+	// cert-manager's next-private-key Secret.
+	AdoptServerKey bool
+}
+
+// Credentials says how to authenticate: a static AccessKey pair (with an
+// optional STS token) or the ambient chain, and optionally a role assumed on
+// top. Its String, GoString, LogValue and MarshalJSON redact secrets.
+type Credentials = aliyun.Credentials
+
+// CallInfo describes one remote call attempt (action and outcome: "ok",
+// "throttled" or the error code), for metrics.
+type CallInfo = aliyun.CallInfo
+
+// Defaults applied by New (see Config.WithDefaults).
+const (
+	DefaultEndpoint         = aliyun.DefaultEndpoint
+	DefaultProductCode      = "digicert-free-1-free"
+	DefaultValidationMethod = "DNS"
+	DefaultPollInterval     = 30 * time.Second
+	DefaultMaxPollInterval  = 10 * time.Minute
+	DefaultRateLimit        = 5
+	DefaultBurst            = 10
+	DefaultTimeout          = 30 * time.Second
+)
+
+// WithDefaults returns c with every unset field given its default. It is the
+// one place defaults live.
+func (c Config) WithDefaults() Config {
+	if c.Endpoint == "" {
+		c.Endpoint = DefaultEndpoint
+	}
+	if c.OrderAPI == "" {
+		c.OrderAPI = OrderAPICSR
+	}
+	if c.ProductCode == "" {
+		c.ProductCode = DefaultProductCode
+	}
+	if c.ValidationMethod == "" {
+		c.ValidationMethod = DefaultValidationMethod
+	}
+	c.ValidationMethod = strings.ToUpper(c.ValidationMethod)
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.MaxPollInterval <= 0 {
+		c.MaxPollInterval = DefaultMaxPollInterval
+	}
+	if c.MaxPollInterval < c.PollInterval {
+		c.MaxPollInterval = c.PollInterval
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
