@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -158,32 +157,27 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// CertManagerCRDDir is cert-manager's deploy/crds in the module cache, at the
-// version this binary was built with.
+// CertManagerCRDDir is cert-manager's deploy/crds in the module cache, at
+// the version go.mod pins (`go list -m` resolves it, downloading the module
+// when the cache lacks it).
 func CertManagerCRDDir() (string, error) {
-	version := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == certManagerModule {
-				version = d.Version
-				if d.Replace != nil {
-					version = d.Replace.Version
-				}
-			}
-		}
-	}
-	if version == "" {
-		return "", errors.New("cert-manager is not among this binary's dependencies")
-	}
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	root, err := ModuleRoot()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMODCACHE: %w", err)
+		return "", err
 	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), certManagerModule+"@"+version, "deploy", "crds")
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", certManagerModule)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating %s: %w", certManagerModule, err)
+	}
+	modDir := strings.TrimSpace(string(out))
+	if modDir == "" {
+		return "", fmt.Errorf("%s is not in the module cache: run `go mod download`", certManagerModule)
+	}
+	dir := filepath.Join(modDir, "deploy", "crds")
 	if _, err := os.Stat(dir); err != nil {
-		// The module is downloaded on build; a vendored or pruned cache
-		// lacks it: say how to get it.
-		return "", fmt.Errorf("cert-manager CRDs not found at %s (run `go mod download %s`): %w", dir, certManagerModule, err)
+		return "", fmt.Errorf("cert-manager CRDs not found: %w", err)
 	}
 	return dir, nil
 }

@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,13 +66,15 @@ func TestControlPlaneServesCertManagerTypes(t *testing.T) {
 		t.Fatalf("Certificate read back changed: %+v", gotCert.Spec)
 	}
 
-	// The CRD's schema is enforced: a Certificate without secretName is
-	// refused by the API server, which a fake client would accept.
+	// The CRD's schema is enforced: a private key algorithm outside the
+	// enum is refused by the API server, which a fake client would accept.
 	bad := cert.DeepCopy()
-	bad.ObjectMeta = metav1.ObjectMeta{Name: "no-secret", Namespace: ns.Name}
-	bad.Spec.SecretName = ""
+	bad.ObjectMeta = metav1.ObjectMeta{Name: "bad-key", Namespace: ns.Name}
+	bad.Spec.PrivateKey = &cmapi.CertificatePrivateKey{Algorithm: "DSA"}
 	if err := c.Create(ctx, bad); err == nil {
-		t.Fatal("API server accepted a Certificate without spec.secretName")
+		t.Fatal("API server accepted a Certificate with privateKey.algorithm DSA")
+	} else if !strings.Contains(err.Error(), "algorithm") {
+		t.Fatalf("refused for another reason than the algorithm: %v", err)
 	}
 }
 

@@ -1,0 +1,196 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
+)
+
+// TestCertificateIssued: a Certificate on a ClusterIssuer ends with a
+// kubernetes.io/tls Secret as cert-manager writes it, the key matching, the
+// chain verifying against the simulator's root, one order placed.
+func TestCertificateIssued(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	ns := namespace(t, ctx)
+	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	certificate(t, ctx, ns, "www", ref, "www.example.com")
+	cert, tls := issued(t, ctx, ns, "www")
+	if tls.Leaf.Subject.CommonName != "www.example.com" {
+		t.Errorf("CN %q", tls.Leaf.Subject.CommonName)
+	}
+	if n := ordersFor("www.example.com"); n != 1 {
+		t.Errorf("orders for www.example.com: %d, want 1", n)
+	}
+	if cert.Status.Revision == nil || *cert.Status.Revision != 1 {
+		t.Errorf("revision %v, want 1", cert.Status.Revision)
+	}
+}
+
+// TestIngressAnnotations: ingress-shim turns an annotated Ingress into one
+// Certificate per TLS entry, each issued by the external issuer named by
+// cert-manager.io/issuer, issuer-kind and issuer-group.
+func TestIngressAnnotations(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	ns := namespace(t, ctx)
+	ref := namespacedIssuer(t, ctx, ns, "cas", freeProduct)
+	pathType := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: ns, Annotations: map[string]string{
+			"cert-manager.io/issuer":       ref.Name,
+			"cert-manager.io/issuer-kind":  ref.Kind,
+			"cert-manager.io/issuer-group": ref.Group,
+		}},
+		Spec: networkingv1.IngressSpec{
+			TLS: []networkingv1.IngressTLS{
+				{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"},
+				{Hosts: []string{"api.example.org"}, SecretName: "api-tls"},
+			},
+			Rules: []networkingv1.IngressRule{{Host: "shop.example.com", IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &pathType,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "shop", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+				}}},
+			}}},
+		},
+	}
+	if err := f.Client.Create(ctx, ing); err != nil {
+		t.Fatal(err)
+	}
+	for secret, host := range map[string]string{"shop-tls": "shop.example.com", "api-tls": "api.example.org"} {
+		cert, tls := issued(t, ctx, ns, secret)
+		if cert.Spec.IssuerRef != ref {
+			t.Errorf("Certificate %s issuerRef %+v, want %+v", secret, cert.Spec.IssuerRef, ref)
+		}
+		if len(tls.Leaf.DNSNames) != 1 || tls.Leaf.DNSNames[0] != host {
+			t.Errorf("Secret %s names %v, want [%s]", secret, tls.Leaf.DNSNames, host)
+		}
+	}
+}
+
+// TestIssuerScopes: a namespaced issuer serves its own namespace; one
+// ClusterIssuer serves Certificates in two namespaces.
+func TestIssuerScopes(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	nsA := namespace(t, ctx) + "-a"
+	nsB := namespace(t, ctx) + "-b"
+	for _, ns := range []string{nsA, nsB} {
+		if err := f.EnsureNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cluster := clusterIssuer(t, ctx, "aliyun-cas-multi", multiProduct)
+	local := namespacedIssuer(t, ctx, nsA, "local", freeProduct)
+	certificate(t, ctx, nsA, "local", local, "a.example.com")
+	certificate(t, ctx, nsA, "shared", cluster, "shared-a.example.com", "alt-a.example.com")
+	certificate(t, ctx, nsB, "shared", cluster, "shared-b.example.org", "alt-b.example.org", "third-b.example.org")
+	issued(t, ctx, nsA, "local")
+	issued(t, ctx, nsA, "shared")
+	issued(t, ctx, nsB, "shared")
+}
+
+// TestRenewal: a manual renewal (the Issuing condition, as `cmctl renew`
+// sets it) gives a new certificate from a new order.
+func TestRenewal(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	ns := namespace(t, ctx)
+	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	certificate(t, ctx, ns, "renew", ref, "renew.example.com")
+	_, first := issued(t, ctx, ns, "renew")
+
+	var cert cmapi.Certificate
+	if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
+		t.Fatal(err)
+	}
+	cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
+		Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
+		Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
+		LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
+	})
+	if err := f.Client.Status().Update(ctx, &cert); err != nil {
+		t.Fatal(err)
+	}
+	err := framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
+			return false, err.Error(), nil
+		}
+		rev := cert.Status.Revision
+		return rev != nil && *rev == 2, "waiting for revision 2", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second := issued(t, ctx, ns, "renew")
+	if second.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Fatal("renewal returned the same certificate")
+	}
+	if n := ordersFor("renew.example.com"); n != 2 {
+		t.Errorf("orders for renew.example.com: %d, want 2 (one per issuance)", n)
+	}
+}
+
+// stable remembers every Certificate issued in this run so that the last
+// test can check none was issued again (no re-issue loop).
+var stable = &issuedSet{revisions: map[string]int{}, since: map[string]time.Time{}}
+
+type issuedSet struct {
+	mu        sync.Mutex
+	revisions map[string]int
+	since     map[string]time.Time
+}
+
+func (s *issuedSet) add(ns, name string) {
+	var cert cmapi.Certificate
+	if err := f.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &cert); err != nil || cert.Status.Revision == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := ns + "/" + name
+	s.revisions[key] = *cert.Status.Revision
+	s.since[key] = time.Now()
+}
+
+// TestZZNoReissueLoop runs last: every Certificate issued above is still
+// Ready at the same revision at least 60 s after it was issued.
+func TestZZNoReissueLoop(t *testing.T) {
+	stable.mu.Lock()
+	defer stable.mu.Unlock()
+	if len(stable.revisions) == 0 {
+		t.Fatal("no Certificate was issued in this run")
+	}
+	var latest time.Time
+	for _, at := range stable.since {
+		if at.After(latest) {
+			latest = at
+		}
+	}
+	if wait := time.Until(latest.Add(60 * time.Second)); wait > 0 {
+		time.Sleep(wait)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	for key, rev := range stable.revisions {
+		ns, name, _ := strings.Cut(key, "/")
+		var cert cmapi.Certificate
+		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cert); err != nil {
+			t.Errorf("%s: %v", key, err)
+			continue
+		}
+		ready := framework.ReadyCondition(cert.Status.Conditions)
+		if ready == nil || ready.Status != cmmeta.ConditionTrue {
+			t.Errorf("%s no longer Ready: %+v", key, ready)
+		}
+		if cert.Status.Revision == nil || *cert.Status.Revision != rev {
+			t.Errorf("%s re-issued: revision %v, was %d", key, cert.Status.Revision, rev)
+		}
+	}
+}
