@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries tests and code generation need into bin/, from Go
 # modules only (no prebuilt downloads): kube-apiserver and etcd through the
-# hack/tools module, controller-gen and staticcheck with `go install`.
+# hack/tools module (kubectl too, for the sandbox), controller-gen and staticcheck with `go install`.
 # A stamp of every pin makes a second run with nothing changed a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ mkdir -p "$bin"
 # shellcheck source=hack/versions.env
 source hack/versions.env
 
-tools=(kube-apiserver etcd controller-gen staticcheck)
+tools=(kube-apiserver etcd kubectl controller-gen staticcheck)
 stamp="$bin/.tools-stamp"
 want=$(cat hack/versions.env hack/tools/go.mod hack/tools/go.sum hack/tools.sh | sha256sum | cut -d' ' -f1)
 want="$want $(go env GOVERSION)"
@@ -33,6 +33,8 @@ step "building etcd (go.etcd.io/etcd/server/v3)"
 (cd hack/tools && go build -o "$bin/etcd" go.etcd.io/etcd/server/v3)
 step "building kube-apiserver (k8s.io/kubernetes/cmd/kube-apiserver; a few minutes on a cold cache)"
 (cd hack/tools && go build -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+step "building kubectl (k8s.io/kubernetes/cmd/kubectl), for looking into the sandbox"
+(cd hack/tools && go build -o "$bin/kubectl" k8s.io/kubernetes/cmd/kubectl)
 step "installing controller-gen $CONTROLLER_TOOLS_VERSION"
 GOBIN="$bin" go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
 step "installing staticcheck $STATICCHECK_VERSION"
