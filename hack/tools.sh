@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries tests and code generation need into bin/, from Go
 # modules only (no prebuilt downloads): kube-apiserver and etcd through the
-# hack/tools module (kubectl too, for the sandbox), controller-gen and staticcheck with `go install`.
+# hack/tools module (kubectl too, for the sandbox), controller-gen, staticcheck and helm with `go install`.
 # A stamp of every pin makes a second run with nothing changed a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ mkdir -p "$bin"
 # shellcheck source=hack/versions.env
 source hack/versions.env
 
-tools=(kube-apiserver etcd kubectl controller-gen staticcheck)
+tools=(kube-apiserver etcd kubectl controller-gen staticcheck helm)
 stamp="$bin/.tools-stamp"
 want=$(cat hack/versions.env hack/tools/go.mod hack/tools/go.sum hack/tools.sh | sha256sum | cut -d' ' -f1)
 want="$want $(go env GOVERSION)"
@@ -39,5 +39,7 @@ step "installing controller-gen $CONTROLLER_TOOLS_VERSION"
 GOBIN="$bin" go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
 step "installing staticcheck $STATICCHECK_VERSION"
 GOBIN="$bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+step "installing helm $HELM_VERSION (renders the chart in deploy/ tests)"
+GOBIN="$bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 echo "$want" >"$stamp"
 step "done in $((SECONDS - start))s"

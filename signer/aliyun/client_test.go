@@ -368,6 +368,7 @@ func TestCredentialsAreRedacted(t *testing.T) {
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("creds", "c", c)
 	for _, s := range []string{
+		//lint:ignore S1025 every fmt verb is what the test checks
 		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c),
 		fmt.Sprintf("%v", wrapper{"x", c}), fmt.Sprintf("%+v", wrapper{"x", c}), fmt.Sprintf("%#v", &c),
 		string(js), logged.String(),
