@@ -47,10 +47,11 @@ type csrSigner struct {
 	// settle is how long after a create whose answer was lost the order
 	// may take to show up in listings; until then no second create is made.
 	settle time.Duration
+	roots  *rootCache
 }
 
 func newCSRSigner(cfg Config, client *aliyun.Client) *csrSigner {
-	return &csrSigner{cfg: cfg, client: client, now: time.Now, settle: cfg.Timeout}
+	return &csrSigner{cfg: cfg, client: client, now: time.Now, settle: cfg.Timeout, roots: newRootCache(cfg.Transport)}
 }
 
 // Sign advances the request's order by one step.
@@ -237,7 +238,7 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 			RetryAfter: s.pollAfter(st),
 		}}, nil
 	case aliyun.StateCertificate:
-		return s.issued(req, csr, id, cs)
+		return s.issued(ctx, req, csr, id, cs)
 	case aliyun.StateVerifyFail:
 		domain := cs.Domain
 		if domain == "" {
@@ -259,7 +260,7 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 }
 
 // issued checks and returns the certificate of an issued order.
-func (s *csrSigner) issued(req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Result, error) {
+func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Result, error) {
 	chain, err := ParseChain([]byte(cs.Certificate))
 	if err != nil {
 		return Result{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
@@ -268,8 +269,13 @@ func (s *csrSigner) issued(req Request, csr *CheckedCSR, id int64, cs *aliyun.Ce
 		return Result{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
 	}
 	leaf := chain.Leaf
-	res := Result{Chain: chain.ChainPEM(), CA: chain.CAPEM(), Leaf: leaf}
+	res := Result{Chain: chain.ChainPEM(), Leaf: leaf}
 	res.Notes = append(res.Notes, fmt.Sprintf("CAS order %d issued a certificate valid until %s", id, leaf.NotAfter.UTC().Format(time.RFC3339)))
+	if root, err := s.roots.root(ctx, chain); err == nil {
+		res.CA = encodePEM(root)
+	} else {
+		res.Notes = append(res.Notes, fmt.Sprintf("the root CA of CAS order %d is unknown, so ca.crt stays empty: %v", id, err))
+	}
 	if req.Duration > 0 {
 		got := leaf.NotAfter.Sub(leaf.NotBefore)
 		if diff := got - req.Duration; diff > time.Minute || diff < -time.Minute {

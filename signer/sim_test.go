@@ -1,6 +1,7 @@
 package signer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -142,6 +143,10 @@ func verifyIssued(t *testing.T, sim *aliyunsim.Simulator, res signer.Result, key
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(sim.RootPEM()) {
 		t.Fatal("bad root")
+	}
+	// CAS does not send the root; the signer found it by the chain's AIA.
+	if !bytes.Equal(res.CA, sim.RootPEM()) {
+		t.Fatalf("Result.CA is not the simulator's root:\n%s", res.CA)
 	}
 	ch, err := signer.ParseChain(res.Chain)
 	if err != nil {
