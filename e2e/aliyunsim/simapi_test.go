@@ -99,7 +99,7 @@ func TestSimConfig(t *testing.T) {
 			t.Errorf("%s: %d", bad, status)
 		}
 	}
-	if status, rc = post(`{}`); *rc.FaultRate != 0 || *rc.Validation != "auto" {
+	if status, rc = post(`{}`); status != 200 || *rc.FaultRate != 0 || *rc.Validation != "auto" {
 		t.Fatalf("a refused change applied part of itself: %+v", rc)
 	}
 	status, body := getSim(t, e.url+"/_sim/config")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 )
 
@@ -17,7 +18,7 @@ func (f *Framework) AddDNSRecord(zone, name, typ, value string) error {
 	if err != nil {
 		return err
 	}
-	c, err := sdk.NewClientWithAccessKey("cn-hangzhou", SimAccessKeyID, SimAccessKeySecret)
+	c, err := sdk.NewClientWithOptions("cn-hangzhou", sdk.NewConfig(), credentials.NewAccessKeyCredential(SimAccessKeyID, SimAccessKeySecret))
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func (f *Framework) WaitCertificateReady(ctx context.Context, namespace, name st
 		return false, fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message), nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("Certificate %s/%s not Ready: %w", namespace, name, err)
+		return nil, nil, fmt.Errorf("certificate %s/%s not Ready: %w", namespace, name, err)
 	}
 	var sec corev1.Secret
 	if err := f.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cert.Spec.SecretName}, &sec); err != nil {

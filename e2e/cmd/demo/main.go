@@ -95,7 +95,7 @@ func run(ctx context.Context, timeout time.Duration, keep bool) (err error) {
 		}
 		tls, err := framework.VerifyTLSSecret(sec, f.Sim.RootPEM())
 		if err != nil {
-			return fmt.Errorf("Secret demo/%s: %w", sec.Name, err)
+			return fmt.Errorf("secret demo/%s: %w", sec.Name, err)
 		}
 		p.step("Certificate demo/%s Ready; Secret %s holds a verified chain:\n%s", c.name, sec.Name, tls.Describe())
 	}
