@@ -52,12 +52,16 @@ test: tools ## Unit and control-plane integration tests (real kube-apiserver + e
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: e2e
-e2e: tools ## End-to-end scenarios with the real cert-manager controllers.
-	@echo "make e2e: the end-to-end harness with cert-manager's controllers is not built yet" >&2; exit 2
+e2e: tools ## End-to-end scenarios with the real cert-manager controllers (also part of make test).
+	go test -count=1 -v ./e2e/
 
 .PHONY: demo
 demo: tools ## Run the whole thing locally and print an issued certificate.
-	@echo "make demo: the sandbox (control plane + cert-manager + simulator + issuer) is not built yet" >&2; exit 2
+	go run ./e2e/cmd/demo
+
+.PHONY: sandbox
+sandbox: tools ## Run the system until interrupted; kubeconfig in bin/sandbox.kubeconfig.
+	go run ./e2e/cmd/sandbox --kubeconfig $(BIN)/sandbox.kubeconfig
 
 .PHONY: bench
 bench: tools ## Benchmarks: throughput, API calls and writes per certificate, memory.

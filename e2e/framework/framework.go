@@ -193,6 +193,9 @@ func (f *Framework) waitReady(ctx context.Context, p *Process) error {
 
 // Stop stops everything Start started, in reverse order.
 func (f *Framework) Stop() error {
+	if f == nil {
+		return nil
+	}
 	var errs []error
 	if f.Issuer != nil {
 		if err := f.Issuer.Stop(15 * time.Second); err != nil {
