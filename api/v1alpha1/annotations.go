@@ -1,0 +1,28 @@
+package v1alpha1
+
+// Annotations and the finalizer the issuer writes on cert-manager
+// CertificateRequests to remember a CAS order across restarts. They are
+// written by patch, never by update.
+const (
+	// AnnotationPrefix starts every annotation this project writes.
+	AnnotationPrefix = GroupName + "/"
+
+	// AnnotationOrderID is the CAS 2020-04-07 order id of the request.
+	AnnotationOrderID = AnnotationPrefix + "order-id"
+	// AnnotationInstanceID is the CAS 2018-07-13 certificate instance
+	// reserved or ordered for the request.
+	AnnotationInstanceID = AnnotationPrefix + "instance-id"
+	// AnnotationCreating is the time (RFC 3339) a create call was about to be
+	// made whose answer is not yet recorded; with no order id next to it, the
+	// order is looked up rather than created again.
+	AnnotationCreating = AnnotationPrefix + "creating"
+	// AnnotationOrderState is the whole order state as JSON (including what
+	// has no annotation of its own, such as when the order was placed and
+	// the validation records to clean up). The three annotations above win
+	// over it for the fields they hold.
+	AnnotationOrderState = AnnotationPrefix + "order-state"
+
+	// FinalizerCancelOrder keeps a CertificateRequest with a pending remote
+	// order until the order is cancelled (so its quota comes back) or done.
+	FinalizerCancelOrder = AnnotationPrefix + "cancel-order"
+)

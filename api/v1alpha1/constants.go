@@ -1,0 +1,57 @@
+package v1alpha1
+
+// Kind names, as cert-manager issuer references spell them.
+const (
+	IssuerKind        = "AliyunCASIssuer"
+	ClusterIssuerKind = "AliyunCASClusterIssuer"
+)
+
+// Order APIs (spec.orderAPI).
+const (
+	// OrderAPICSR orders with CAS 2020-04-07 CreateCertificateWithCsrRequest:
+	// the private key never leaves the cluster.
+	OrderAPICSR OrderAPI = "CSR"
+	// OrderAPIDVOrder orders with CAS 2018-07-13 CreateDVOrderAudit on a
+	// purchased certificate instance: Alibaba Cloud generates the key.
+	OrderAPIDVOrder OrderAPI = "DVOrder"
+)
+
+// Domain validation methods (spec.validation.method).
+const (
+	ValidationMethodDNS  ValidationMethod = "DNS"
+	ValidationMethodFILE ValidationMethod = "FILE"
+)
+
+// DNS validation providers (spec.validation.dns.provider).
+const (
+	// DNSProviderManual tells a person which record to create and waits.
+	DNSProviderManual DNSProvider = "manual"
+)
+
+// Defaults, mirrored by the +kubebuilder:default markers so that objects
+// built in Go (and not defaulted by the API server) behave the same.
+const (
+	DefaultEndpoint       = "https://cas.aliyuncs.com"
+	DefaultProductCode    = "digicert-free-1-free"
+	DefaultAccessKeyIDKey = "access-key-id"
+	DefaultAccessKeyKey   = "access-key-secret"
+)
+
+// Condition types and reasons written on issuers.
+const (
+	// ConditionReady is True once a real API call with the issuer's
+	// credentials succeeded for the current generation.
+	ConditionReady = "Ready"
+
+	// ReasonChecked: the last health check succeeded.
+	ReasonChecked = "Checked"
+	// ReasonSecretNotFound: the referenced Secret does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyMissing: the Secret lacks a referenced key, or it is empty.
+	ReasonSecretKeyMissing = "SecretKeyMissing"
+	// ReasonInvalidConfig: the spec cannot be turned into a working configuration.
+	ReasonInvalidConfig = "InvalidConfig"
+	// ReasonCheckFailed: the health check call failed for a reason the
+	// signer did not classify.
+	ReasonCheckFailed = "CheckFailed"
+)

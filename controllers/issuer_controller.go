@@ -1,0 +1,181 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
+)
+
+// +kubebuilder:rbac:groups=aliyun-cas-issuer.io,resources=aliyuncasissuers;aliyuncasclusterissuers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=aliyun-cas-issuer.io,resources=aliyuncasissuers/status;aliyuncasclusterissuers/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
+// Event reasons of issuers (besides the failure reasons).
+const eventChecked = v1alpha1.ReasonChecked
+
+// IssuerReconciler keeps one issuer kind's Ready condition honest: Ready is
+// True only after a real API call with the issuer's credentials succeeded.
+// It checks when the spec or the Secret changes, and every
+// Options.HealthCheckInterval.
+type IssuerReconciler struct {
+	// Kind is AliyunCASIssuer or AliyunCASClusterIssuer.
+	Kind     string
+	Client   client.Client
+	Recorder events.EventRecorder
+
+	signers *signerSource
+	opts    Options
+	backoff workqueue.TypedRateLimiter[types.NamespacedName]
+}
+
+// SetupWithManager watches the issuers of r.Kind (spec changes only: status
+// writes do not trigger a check) and the metadata of Secrets.
+func (r *IssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	obj := v1alpha1.NewIssuer(r.Kind)
+	if obj == nil {
+		return fmt.Errorf("unknown issuer kind %q", r.Kind)
+	}
+	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](
+		max(r.opts.MinRetryDelay, 5*time.Second), r.opts.HealthCheckInterval)
+	name := "aliyuncasissuer"
+	if r.Kind == clusterIssuerKind {
+		name = "aliyuncasclusterissuer"
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Secret{}, r.secretHandler()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
+		Complete(r)
+}
+
+// Reconcile checks one issuer and records the result in its status.
+func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		return ctrl.Result{}, nil // shutting down
+	}
+	return res, err
+}
+
+func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	iss := v1alpha1.NewIssuer(r.Kind)
+	if err := r.Client.Get(ctx, req.NamespacedName, iss); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.signers.forget(r.Kind, req.Namespace, req.Name)
+			r.backoff.Forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base, _ := iss.DeepCopyObject().(v1alpha1.GenericIssuer)
+
+	var health signer.Health
+	var secrets []string
+	entry, err := r.signers.get(ctx, iss)
+	now := metav1.Now()
+	if err == nil {
+		secrets = entry.secrets
+		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
+		health, err = entry.signer.Check(cctx)
+		cancel()
+		iss.GetStatus().LastCheckTime = &now
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctrl.Result{}, nil // shutting down
+	}
+	st := iss.GetStatus()
+	st.ObservedGeneration = iss.GetGeneration()
+
+	if err != nil {
+		reason, msg := checkFailure(err, secrets)
+		_, newReason := setIssuerReady(iss, metav1.ConditionFalse, reason, msg)
+		if perr := patchIssuerStatus(ctx, r.Client, iss, base); perr != nil {
+			return r.requeueOnConflict(perr)
+		}
+		if newReason {
+			issuerEvent(r.Recorder, iss, "Warning", reason, "Check", msg)
+		}
+		delay := min(r.backoff.When(req.NamespacedName), r.opts.HealthCheckInterval)
+		log.Info("issuer check failed", "reason", reason, "message", msg, "retryAfter", delay)
+		return ctrl.Result{RequeueAfter: delay}, nil
+	}
+	r.backoff.Forget(req.NamespacedName)
+
+	spec := iss.GetSpec()
+	st.PackageState, st.UsableInstances = nil, nil
+	if orDefault(string(spec.OrderAPI), string(v1alpha1.OrderAPICSR)) == string(v1alpha1.OrderAPICSR) {
+		st.PackageState = &v1alpha1.PackageState{
+			Total:     int32(health.Total),
+			Used:      int32(health.Used),
+			Issued:    int32(health.Issued),
+			Remaining: int32(max(health.Total-health.Used, 0)),
+		}
+	}
+	if health.UsableInstances >= 0 && spec.OrderAPI == v1alpha1.OrderAPIDVOrder {
+		n := int32(health.UsableInstances)
+		st.UsableInstances = &n
+	}
+	msg := readyMessage(spec, health)
+	wasReady := v1alpha1.IsReady(base)
+	setIssuerReady(iss, metav1.ConditionTrue, v1alpha1.ReasonChecked, msg)
+	if err := patchIssuerStatus(ctx, r.Client, iss, base); err != nil {
+		return r.requeueOnConflict(err)
+	}
+	if !wasReady {
+		issuerEvent(r.Recorder, iss, "Normal", eventChecked, "Check", msg)
+		log.Info("issuer ready", "message", msg)
+	}
+	return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
+}
+
+func (r *IssuerReconciler) requeueOnConflict(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// checkFailure is the condition reason and message of a failed check.
+func checkFailure(err error, secrets []string) (reason, msg string) {
+	reason = v1alpha1.ReasonCheckFailed
+	inner := err
+	var te *signer.TransientError
+	if ie, ok := signer.AsIssuer(err); ok {
+		reason, inner = ie.Reason, ie.Err
+	} else if pe, ok := signer.AsPermanent(err); ok {
+		reason, inner = pe.Reason, pe.Err
+	} else if errors.As(err, &te) {
+		reason, inner = te.Reason, te.Err
+	}
+	return conditionReason(reason, v1alpha1.ReasonCheckFailed), scrub(inner.Error(), secrets)
+}
+
+// readyMessage summarises a successful check for people.
+func readyMessage(spec *v1alpha1.IssuerSpec, h signer.Health) string {
+	endpoint := orDefault(spec.Endpoint, v1alpha1.DefaultEndpoint)
+	if spec.OrderAPI == v1alpha1.OrderAPIDVOrder {
+		if h.UsableInstances >= 0 {
+			return fmt.Sprintf("checked %s: %d usable certificate instances", endpoint, h.UsableInstances)
+		}
+		return "checked " + endpoint
+	}
+	product := orDefault(spec.ProductCode, v1alpha1.DefaultProductCode)
+	return fmt.Sprintf("checked %s: %d of %d certificates of %s left", endpoint, max(h.Total-h.Used, 0), h.Total, product)
+}

@@ -1,0 +1,200 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+)
+
+// TestIssuerFollowsSecret: an issuer with wrong credentials is not Ready
+// and its requests wait; fixing the Secret re-checks the issuer at once
+// (no periodic check needed) and the waiting request is issued.
+func TestIssuerFollowsSecret(t *testing.T) {
+	testKeys(t)
+	sim, url := startSim(t, aliyunsim.Config{})
+	startManager(t, testOptions()) // health-check interval 10m: only watches can help
+	ns := newNamespace(t)
+	sec := createSecret(t, ns, secretName, credentials(testKeyID, "wrong-secret-value-123"))
+	ref := createIssuer(t, ns, "follows", issuerSpec(url, "digicert-free-1-free"))
+	iss := waitIssuer(t, ns, ref, metav1.ConditionFalse, "InvalidCredentials")
+	if msg := v1alpha1.ReadyCondition(iss).Message; strings.Contains(msg, "wrong-secret-value-123") {
+		t.Fatalf("condition leaks the secret: %s", msg)
+	}
+
+	key := createCR(t, ns, "waits", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "waits.example.com"}))
+	approve(t, key)
+	waitCR(t, key, cmapi.CertificateRequestReasonPending, "issuer follows not ready", 20*time.Second)
+	if n := orderCount(sim); n != 0 {
+		t.Fatalf("%d orders while the issuer is not ready", n)
+	}
+
+	fixed := &corev1.Secret{}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(sec), fixed); err != nil {
+		t.Fatal(err)
+	}
+	fixed.Data = map[string][]byte{"access-key-id": []byte(testKeyID), "access-key-secret": []byte(testKeySecret + "\n")}
+	if err := env.Client.Update(context.Background(), fixed); err != nil {
+		t.Fatal(err)
+	}
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+	cr := waitIssued(t, key)
+	verifyIssued(t, sim, cr, keys.p256, []string{"waits.example.com"})
+
+	// A spec change is checked again (observedGeneration follows).
+	iss = getIssuer(t, ns, ref)
+	spec := iss.GetSpec()
+	spec.ProductCode = "no-such-product"
+	if err := env.Client.Update(context.Background(), iss); err != nil {
+		t.Fatal(err)
+	}
+	iss = waitIssuer(t, ns, ref, metav1.ConditionFalse, "")
+	t.Logf("after spec change: %s: %s", v1alpha1.ReadyCondition(iss).Reason, v1alpha1.ReadyCondition(iss).Message)
+}
+
+// TestIssuerValidation: bad specs are refused at admission by the CRD's
+// schema and CEL rules, and a minimal spec gets the documented defaults.
+func TestIssuerValidation(t *testing.T) {
+	ns := newNamespace(t)
+	base := func() v1alpha1.IssuerSpec {
+		return v1alpha1.IssuerSpec{
+			Auth:    v1alpha1.Auth{AccessKeySecretRef: &v1alpha1.AccessKeySecretRef{Name: "creds"}},
+			Contact: v1alpha1.Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
+		}
+	}
+	cases := []struct {
+		name string
+		mut  func(*v1alpha1.IssuerSpec)
+		want string
+	}{
+		{"both-auth", func(s *v1alpha1.IssuerSpec) { s.Auth.Ambient = &v1alpha1.AmbientAuth{} }, "exactly one of accessKeySecretRef or ambient"},
+		{"no-auth", func(s *v1alpha1.IssuerSpec) { s.Auth.AccessKeySecretRef = nil }, "exactly one of accessKeySecretRef or ambient"},
+		{"ftp-endpoint", func(s *v1alpha1.IssuerSpec) { s.Endpoint = "ftp://cas.aliyuncs.com" }, "endpoint must be an http or https URL"},
+		{"no-scheme-endpoint", func(s *v1alpha1.IssuerSpec) { s.Endpoint = "cas.aliyuncs.com" }, "endpoint must be an http or https URL"},
+		{"hostless-endpoint", func(s *v1alpha1.IssuerSpec) { s.Endpoint = "http://" }, "endpoint must be an http or https URL"},
+		{"bad-sts-endpoint", func(s *v1alpha1.IssuerSpec) { s.Auth.STSEndpoint = "sts" }, "stsEndpoint must be an http or https URL"},
+		{"bad-order-api", func(s *v1alpha1.IssuerSpec) { s.OrderAPI = "Magic" }, "Unsupported value"},
+		{"bad-method", func(s *v1alpha1.IssuerSpec) { s.Validation.Method = "HTTP" }, "Unsupported value"},
+		{"bad-dns-provider", func(s *v1alpha1.IssuerSpec) {
+			s.Validation.DNS = &v1alpha1.DNSValidation{Provider: "route53"}
+		}, "Unsupported value"},
+		{"bad-email", func(s *v1alpha1.IssuerSpec) { s.Contact.Email = "not-an-email" }, "email"},
+		{"bad-phone", func(s *v1alpha1.IssuerSpec) { s.Contact.Phone = "call me" }, "phone"},
+		{"no-username", func(s *v1alpha1.IssuerSpec) { s.Contact.Username = "" }, "username"},
+		{"short-poll", func(s *v1alpha1.IssuerSpec) { s.PollInterval = &metav1.Duration{Duration: 100 * time.Millisecond} }, "pollInterval must be a duration of at least 1s"},
+		{"bad-product", func(s *v1alpha1.IssuerSpec) { s.ProductCode = "bad code!" }, "productCode"},
+		{"bad-role", func(s *v1alpha1.IssuerSpec) { s.Auth.RoleARN = "arn:aws:iam::1:role/x" }, "roleARN"},
+		{"dv-without-city", func(s *v1alpha1.IssuerSpec) { s.OrderAPI = v1alpha1.OrderAPIDVOrder }, "orderAPI DVOrder requires contact.province and contact.city"},
+		{"empty-secret-name", func(s *v1alpha1.IssuerSpec) { s.Auth.AccessKeySecretRef.Name = "" }, "name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := base()
+			tc.mut(&spec)
+			for _, obj := range []client.Object{
+				&v1alpha1.AliyunCASIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tc.name}, Spec: spec},
+				&v1alpha1.AliyunCASClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + tc.name}, Spec: spec},
+			} {
+				err := env.Client.Create(context.Background(), obj)
+				if err == nil {
+					_ = env.Client.Delete(context.Background(), obj)
+					t.Fatalf("%T accepted", obj)
+				}
+				if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("%T: got %v, want an Invalid error mentioning %q", obj, err, tc.want)
+				}
+			}
+		})
+	}
+
+	t.Run("defaults", func(t *testing.T) {
+		iss := &v1alpha1.AliyunCASIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "defaults"}, Spec: base()}
+		if err := env.Client.Create(context.Background(), iss); err != nil {
+			t.Fatal(err)
+		}
+		got := &v1alpha1.AliyunCASIssuer{}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(iss), got); err != nil {
+			t.Fatal(err)
+		}
+		s := got.Spec
+		ref := s.Auth.AccessKeySecretRef
+		if s.Endpoint != v1alpha1.DefaultEndpoint || s.OrderAPI != v1alpha1.OrderAPICSR || s.ProductCode != v1alpha1.DefaultProductCode ||
+			s.Validation.Method != v1alpha1.ValidationMethodDNS || s.PollInterval == nil || s.PollInterval.Duration != 30*time.Second ||
+			ref.AccessKeyIDKey != "access-key-id" || ref.AccessKeySecretKey != "access-key-secret" {
+			t.Errorf("defaults not applied: %+v %+v", s, ref)
+		}
+		// Ambient with a role and an STS endpoint on http is fine.
+		amb := base()
+		amb.Auth = v1alpha1.Auth{Ambient: &v1alpha1.AmbientAuth{}, RoleARN: "acs:ram::123456789012:role/cert-issuer", STSEndpoint: "http://127.0.0.1:1234"}
+		amb.Endpoint = "http://127.0.0.1:8080"
+		amb.OrderAPI = v1alpha1.OrderAPIDVOrder
+		amb.Contact.Province, amb.Contact.City = "Zhejiang", "Hangzhou"
+		amb.DVOrder = &v1alpha1.DVOrder{InstanceIDs: []string{"cas-cn-1"}}
+		a := &v1alpha1.AliyunCASClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ns + "-ambient"}, Spec: amb}
+		if err := env.Client.Create(context.Background(), a); err != nil {
+			t.Fatalf("a valid ambient DVOrder spec was refused: %v", err)
+		}
+		got2 := &v1alpha1.AliyunCASClusterIssuer{}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(a), got2); err != nil {
+			t.Fatal(err)
+		}
+		if got2.Spec.Auth.Ambient == nil {
+			t.Errorf("ambient: {} was dropped")
+		}
+		_ = env.Client.Delete(context.Background(), a)
+	})
+}
+
+// TestSecretOutsideCache: an issuer whose Secret lives in a namespace the
+// controller may not read (outside its Secret cache) says so, and is not
+// Ready; the cluster resource namespace is always readable.
+func TestSecretOutsideCache(t *testing.T) {
+	_, url := startSim(t, aliyunsim.Config{})
+	ns := newNamespace(t)
+	ensureNamespace(t, clusterNS)
+	opts := testOptions()
+	startManagerWithCache(t, opts, controllers.CacheOptions("some-other-namespace", opts.ClusterResourceNamespace))
+	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
+	ref := createIssuer(t, ns, "outside", issuerSpec(url, "digicert-free-1-free"))
+	iss := waitIssuer(t, ns, ref, metav1.ConditionFalse, "SecretUnavailable")
+	if msg := v1alpha1.ReadyCondition(iss).Message; !strings.Contains(msg, "may the controller read Secrets in namespace "+ns) {
+		t.Errorf("message does not name the namespace: %s", msg)
+	}
+	sec := createSecret(t, clusterNS, ns+"-creds", credentials(testKeyID, testKeySecret))
+	spec := issuerSpec(url, "digicert-free-1-free")
+	spec.Auth.AccessKeySecretRef.Name = sec.Name
+	waitIssuer(t, "", createClusterIssuer(t, ns+"-outside", spec), metav1.ConditionTrue, v1alpha1.ReasonChecked)
+}
+
+func TestCacheOptions(t *testing.T) {
+	if o := controllers.CacheOptions("*", "cert-manager"); o.ByObject != nil {
+		t.Errorf("* restricted the cache: %+v", o)
+	}
+	if o := controllers.CacheOptions("", "cert-manager"); o.ByObject != nil {
+		t.Errorf("empty restricted the cache: %+v", o)
+	}
+	o := controllers.CacheOptions(" a, b ,,", "cert-manager")
+	for _, bo := range o.ByObject {
+		if len(bo.Namespaces) != 3 {
+			t.Errorf("namespaces %v, want a, b and cert-manager", bo.Namespaces)
+		}
+		for _, ns := range []string{"a", "b", "cert-manager"} {
+			if _, ok := bo.Namespaces[ns]; !ok {
+				t.Errorf("namespace %s missing from %v", ns, bo.Namespaces)
+			}
+		}
+	}
+	if len(o.ByObject) != 1 {
+		t.Errorf("ByObject = %v", o.ByObject)
+	}
+}

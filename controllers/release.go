@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
+)
+
+// release gives back what a finished (issued, failed, denied) or deleted
+// request holds remotely, then drops the cancel-order finalizer. An issued
+// request holds nothing to give back. Transient errors are retried for
+// Options.CancelGiveUp; after that, or when the issuer is gone, the
+// finalizer goes anyway with a Warning Event, so that a request (or its
+// namespace) can always be deleted.
+func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
+		return ctrl.Result{}, nil
+	}
+	st := loadState(cr)
+	if isIssued(cr) || stateEmpty(st) {
+		return r.unfinalize(ctx, cr)
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
+	what := orderName(st)
+
+	iss, err := r.getIssuer(ctx, cr)
+	if err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		r.event(cr, nil, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: its issuer no longer exists")
+		return r.unfinalize(ctx, cr)
+	}
+	entry, err := r.signers.get(ctx, iss)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
+		err = entry.signer.Cancel(cctx, st)
+		cancel()
+	}
+	var secrets []string
+	if entry != nil {
+		secrets = entry.secrets
+	}
+	if err == nil {
+		log.Info("order cancelled")
+		r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", what+" cancelled; its quota is returned")
+		return r.unfinalize(ctx, cr)
+	}
+	msg := scrub(err.Error(), secrets)
+	_, permanent := signer.AsPermanent(err)
+	_, issuerErr := signer.AsIssuer(err)
+	if !permanent && !issuerErr && time.Since(releaseStart(cr)) < r.opts.CancelGiveUp {
+		delay := r.backoff.When(client.ObjectKeyFromObject(cr))
+		log.Info("cancelling order failed, will retry", "error", msg, "retryAfter", delay)
+		return ctrl.Result{RequeueAfter: delay}, nil
+	}
+	log.Info("giving up cancelling order", "error", msg)
+	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: "+msg)
+	return r.unfinalize(ctx, cr)
+}
+
+func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
+	r.backoff.Forget(client.ObjectKeyFromObject(cr))
+	if err := removeFinalizer(ctx, r.Client, cr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return r.requeueOnConflict(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// releaseStart is when the request stopped needing its order.
+func releaseStart(cr *cmapi.CertificateRequest) time.Time {
+	switch {
+	case cr.DeletionTimestamp != nil:
+		return cr.DeletionTimestamp.Time
+	case cr.Status.FailureTime != nil:
+		return cr.Status.FailureTime.Time
+	}
+	if c := requestCondition(cr, cmapi.CertificateRequestConditionReady); c != nil && c.LastTransitionTime != nil {
+		return c.LastTransitionTime.Time
+	}
+	return time.Now()
+}
+
+// orderName names what a request holds remotely, for people.
+func orderName(st signer.OrderState) string {
+	switch {
+	case st.OrderID != "":
+		return "CAS order " + st.OrderID
+	case st.InstanceID != "":
+		return "CAS instance " + st.InstanceID
+	case st.Creating != nil:
+		return "the CAS order being created"
+	}
+	return "the domain validation records"
+}

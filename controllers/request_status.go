@@ -1,0 +1,84 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+)
+
+// Writing a CertificateRequest's status and Events.
+
+// setPending sets Ready=False/Pending with msg. When the message changes and
+// eventReason is set, it also emits an Event: people hear about each new
+// thing to do once, not at every poll.
+func (r *CertificateRequestReconciler) setPending(ctx context.Context, cr *cmapi.CertificateRequest, msg, eventReason, action string, related ...v1alpha1.GenericIssuer) error {
+	base := cr.DeepCopy()
+	if !setReady(cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending, msg, metav1.Now()) {
+		return nil
+	}
+	if err := r.patchStatus(ctx, cr, base); err != nil {
+		return err
+	}
+	if eventReason != "" {
+		var rel v1alpha1.GenericIssuer
+		if len(related) > 0 {
+			rel = related[0]
+		}
+		typ := "Normal"
+		if eventReason == eventIssuerNotReady || action == actionRetry {
+			typ = "Warning"
+		}
+		r.event(cr, rel, typ, eventReason, action, msg)
+	}
+	return nil
+}
+
+func (r *CertificateRequestReconciler) patchStatus(ctx context.Context, cr, base *cmapi.CertificateRequest) error {
+	// The conditions list is replaced as a whole by a merge patch: guard it
+	// with the resourceVersion so an approval written meanwhile is not lost.
+	return r.Client.Status().Patch(ctx, cr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// requeueOnConflict turns a write conflict into a quiet, short requeue, and
+// ignores a request deleted meanwhile.
+func (r *CertificateRequestReconciler) requeueOnConflict(err error) (ctrl.Result, error) {
+	switch {
+	case apierrors.IsConflict(err):
+		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	case apierrors.IsNotFound(err):
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// event records an Event on the request (related to its issuer, if known).
+func (r *CertificateRequestReconciler) event(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, typ, reason, action, note string) {
+	var related runtime.Object
+	if iss != nil {
+		related = iss
+	}
+	r.Recorder.Eventf(cr, related, typ, reason, action, "%s", truncate(note, maxMessage))
+}
+
+// issuerReadyMessage is the issuer's Ready message, or why it has none.
+func issuerReadyMessage(iss v1alpha1.GenericIssuer) string {
+	c := v1alpha1.ReadyCondition(iss)
+	switch {
+	case c == nil:
+		return "not checked yet"
+	case c.ObservedGeneration != iss.GetGeneration():
+		return "configuration changed, not checked yet"
+	case c.Message != "":
+		return c.Message
+	}
+	return c.Reason
+}

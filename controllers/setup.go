@@ -1,0 +1,125 @@
+// Package controllers is the Kubernetes side of the issuer: it watches
+// cert-manager CertificateRequests that name an AliyunCASIssuer or
+// AliyunCASClusterIssuer, hands them to a signer, persists the order state on
+// the request, and keeps the issuers' Ready condition honest.
+package controllers
+
+import (
+	"errors"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
+)
+
+// Options configures the controllers. Zero values take the defaults below.
+type Options struct {
+	// ClusterResourceNamespace holds the Secrets of cluster issuers.
+	ClusterResourceNamespace string
+	// MaxConcurrentReconciles per controller.
+	MaxConcurrentReconciles int
+	// HealthCheckInterval is how often an issuer's credentials are checked
+	// with a real API call.
+	HealthCheckInterval time.Duration
+
+	// NewSigner builds a signer for one issuer configuration; signer.New
+	// unless a test wraps it.
+	NewSigner func(signer.Config) (signer.Signer, error)
+
+	// MinRetryDelay and MaxRetryDelay bound the backoff after transient
+	// errors (per request, and per issuer for health checks).
+	MinRetryDelay, MaxRetryDelay time.Duration
+	// MaxPollInterval bounds the backoff of polls of a pending order.
+	// RateLimit (calls per second) and Burst bound the calls one issuer
+	// makes to Alibaba Cloud, whatever the number of requests. CallTimeout
+	// bounds one remote call. Zero values take the signer's defaults.
+	MaxPollInterval time.Duration
+	RateLimit       float64
+	Burst           int
+	CallTimeout     time.Duration
+	// SignTimeout bounds one Sign, Cancel or Check.
+	SignTimeout time.Duration
+	// CancelGiveUp is how long a denied, failed or deleted request keeps
+	// trying to cancel its remote order after transient errors before its
+	// finalizer is removed anyway (with a Warning Event).
+	CancelGiveUp time.Duration
+}
+
+// Defaults.
+const (
+	DefaultClusterResourceNamespace = "cert-manager"
+	DefaultMaxConcurrentReconciles  = 5
+	DefaultHealthCheckInterval      = 10 * time.Minute
+	DefaultMinRetryDelay            = time.Second
+	DefaultMaxRetryDelay            = 5 * time.Minute
+	DefaultSignTimeout              = 2 * time.Minute
+	DefaultCancelGiveUp             = 15 * time.Minute
+)
+
+func (o Options) withDefaults() Options {
+	if o.ClusterResourceNamespace == "" {
+		o.ClusterResourceNamespace = DefaultClusterResourceNamespace
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	if o.HealthCheckInterval <= 0 {
+		o.HealthCheckInterval = DefaultHealthCheckInterval
+	}
+	if o.NewSigner == nil {
+		o.NewSigner = signer.New
+	}
+	if o.MinRetryDelay <= 0 {
+		o.MinRetryDelay = DefaultMinRetryDelay
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if o.MaxRetryDelay < o.MinRetryDelay {
+		o.MaxRetryDelay = o.MinRetryDelay
+	}
+	if o.SignTimeout <= 0 {
+		o.SignTimeout = DefaultSignTimeout
+	}
+	if o.CancelGiveUp <= 0 {
+		o.CancelGiveUp = DefaultCancelGiveUp
+	}
+	return o
+}
+
+// Setup registers the indexes and controllers with mgr: one reconciler per
+// issuer kind and the CertificateRequest reconciler, sharing one cache of
+// signers so that each issuer's rate limit holds across requests.
+func Setup(mgr manager.Manager, opts Options) error {
+	if mgr == nil {
+		return errors.New("controllers: nil manager")
+	}
+	opts = opts.withDefaults()
+	if err := setupIndexes(mgr); err != nil {
+		return err
+	}
+	signers := newSignerSource(mgr.GetClient(), mgr.GetAPIReader(), opts)
+	recorder := mgr.GetEventRecorder(eventSource)
+
+	for _, kind := range []string{issuerKind, clusterIssuerKind} {
+		r := &IssuerReconciler{
+			Kind:     kind,
+			Client:   mgr.GetClient(),
+			Recorder: recorder,
+			signers:  signers,
+			opts:     opts,
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	cr := &CertificateRequestReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  recorder,
+		signers:   signers,
+		opts:      opts,
+	}
+	return cr.SetupWithManager(mgr)
+}

@@ -1,0 +1,102 @@
+// Command aliyun-cas-issuer is a cert-manager external issuer for Alibaba
+// Cloud SSL Certificates Service (CAS). This file only wires the manager:
+// flags, scheme, controllers, probes and metrics.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/textlogger"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "aliyun-cas-issuer:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		opts                    controllers.Options
+		leaderElect             bool
+		leaderElectionNamespace string
+		metricsAddr             string
+		probeAddr               string
+	)
+	// --kubeconfig is registered by controller-runtime.
+	flag.StringVar(&opts.ClusterResourceNamespace, "cluster-resource-namespace", controllers.DefaultClusterResourceNamespace,
+		"namespace holding the Secrets of AliyunCASClusterIssuers")
+	flag.BoolVar(&leaderElect, "leader-elect", false,
+		"use leader election, so that only one replica signs at a time")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
+		"namespace of the leader election lease (default: the pod's namespace)")
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080",
+		`address of the Prometheus metrics endpoint ("0" disables it)`)
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081",
+		"address of the /healthz and /readyz endpoints")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles,
+		"requests (and issuers) reconciled in parallel")
+	flag.DurationVar(&opts.HealthCheckInterval, "health-check-interval", controllers.DefaultHealthCheckInterval,
+		"how often each issuer's credentials are checked with a real API call")
+	logConfig := textlogger.NewConfig()
+	logConfig.AddFlags(flag.CommandLine)
+	flag.Parse()
+
+	logger := textlogger.NewLogger(logConfig)
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, cmapi.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         controllers.CacheOptions(os.Getenv(controllers.SecretNamespacesEnv), opts.ClusterResourceNamespace),
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "aliyun-cas-issuer.io",
+		LeaderElectionNamespace:       leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       ptr(30 * time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, opts); err != nil {
+		return fmt.Errorf("setting up controllers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("starting", "clusterResourceNamespace", opts.ClusterResourceNamespace,
+		"healthCheckInterval", opts.HealthCheckInterval, "leaderElect", leaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func ptr[T any](v T) *T { return &v }
