@@ -24,11 +24,13 @@ tools: ## Build kube-apiserver, etcd, controller-gen and staticcheck into bin/ (
 generate: tools ## Regenerate deepcopy code and CRDs (deploy/crds) with controller-gen.
 	$(BIN)/controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(BIN)/controller-gen crd paths=./api/... output:crd:artifacts:config=deploy/crds
+	@# Helm reads no file outside the chart: it ships a copy of the CRDs.
+	cp deploy/crds/aliyun-cas-issuer.io_*.yaml deploy/charts/aliyun-cas-issuer/files/crds/
 
 .PHONY: verify-generate
 verify-generate: generate ## Fail if generated files are stale.
-	@git diff --exit-code -- api deploy/crds || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api deploy/crds)" || { git status --porcelain -- api deploy/crds; echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code -- api deploy || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api deploy)" || { git status --porcelain -- api deploy; echo "untracked generated files: run 'make generate' and commit"; exit 1; }
 
 .PHONY: fmt
 fmt: ## Format the code.
