@@ -4,23 +4,30 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
-	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 )
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
 func main() {
 	if err := run(); err != nil {
@@ -52,11 +59,28 @@ func run() error {
 		"requests (and issuers) reconciled in parallel")
 	flag.DurationVar(&opts.HealthCheckInterval, "health-check-interval", controllers.DefaultHealthCheckInterval,
 		"how often each issuer's credentials are checked with a real API call")
-	logConfig := textlogger.NewConfig()
-	logConfig.AddFlags(flag.CommandLine)
+	flag.BoolVar(&opts.IssuerAmbientCredentials, "issuer-ambient-credentials", false,
+		"let namespaced AliyunCASIssuers use the controller's own (ambient) credentials; cluster issuers always may")
+	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
+		"calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, 5)")
+	flag.IntVar(&opts.Burst, "aliyun-burst", 0, "burst of calls one issuer may make to Alibaba Cloud (0: the default, 10)")
+	flag.Func("dns-nameservers", "comma-separated name servers (host or host:port) the Alidns propagation check queries when an issuer names none (default: each zone's NS records)",
+		func(v string) error {
+			opts.DNSNameservers = append(opts.DNSNameservers, strings.Split(v, ",")...)
+			return nil
+		})
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	// Structured logs: JSON by default, levels with --zap-log-level
+	// (info, debug, or a number for more detail).
+	logOpts := zap.Options{}
+	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("aliyun-cas-issuer", version)
+		return nil
+	}
 
-	logger := textlogger.NewLogger(logConfig)
+	logger := zap.New(zap.UseFlagOptions(&logOpts))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 	log := ctrl.Log.WithName("setup")
@@ -91,10 +115,19 @@ func run() error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// Ready only once the informer caches are synced: before that a
+	// replica would act on an empty view of the cluster.
+	if err := mgr.AddReadyzCheck("caches", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches are not synced yet")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
-	log.Info("starting", "clusterResourceNamespace", opts.ClusterResourceNamespace,
+	log.Info("starting", "version", version, "clusterResourceNamespace", opts.ClusterResourceNamespace,
 		"healthCheckInterval", opts.HealthCheckInterval, "leaderElect", leaderElect)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -114,6 +114,7 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 	}
 	switch {
 	case cr.DeletionTimestamp != nil, isTerminal(cr):
+		unmarkPending(cr)
 		return r.release(ctx, cr)
 	case isDenied(cr):
 		return r.deny(ctx, cr)
@@ -150,6 +151,11 @@ func (r *CertificateRequestReconciler) sign(ctx context.Context, cr *cmapi.Certi
 
 	store := &requestStore{client: r.Client, reader: r.APIReader, cr: cr}
 	sreq := signRequest(cr)
+	if iss.GetSpec().OrderAPI == v1alpha1.OrderAPIDVOrder {
+		if err := r.prepareDVRequest(ctx, cr, &sreq); err != nil {
+			return r.handleError(ctx, cr, iss, entry.secrets, err)
+		}
+	}
 	log.V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
 	res, err := entry.signer.Sign(sctx, sreq, store)
@@ -158,6 +164,8 @@ func (r *CertificateRequestReconciler) sign(ctx context.Context, cr *cmapi.Certi
 		return r.handleError(ctx, cr, iss, entry.secrets, err)
 	}
 	switch {
+	case len(res.AdoptKeyPEM) > 0:
+		return r.adoptKey(ctx, cr, iss, entry.secrets, res)
 	case res.Pending != nil:
 		return r.pending(ctx, cr, iss, entry.secrets, res.Pending)
 	case len(res.Chain) > 0:
@@ -195,6 +203,7 @@ func (r *CertificateRequestReconciler) pending(ctx context.Context, cr *cmapi.Ce
 			msg = "order pending: " + p.Reason
 		}
 	}
+	markPending(cr, iss)
 	reason := eventReason(p.Reason, "OrderPending")
 	if err := r.setPending(ctx, cr, msg, reason, "Sign", iss); err != nil {
 		return r.requeueOnConflict(err)
@@ -235,6 +244,7 @@ func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.Cer
 		return r.requeueOnConflict(err)
 	}
 	r.backoff.Forget(key)
+	observeIssued(cr, iss, time.Now())
 	r.event(cr, iss, "Normal", eventIssued, "Sign", msg)
 	if len(res.Notes) > 0 {
 		// One Event for all notes: Events of the same reason about the same
@@ -242,6 +252,10 @@ func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.Cer
 		r.event(cr, iss, "Normal", eventNote, "Sign", scrub(strings.Join(res.Notes, "; "), secrets))
 	}
 	ctrl.LoggerFrom(ctx).Info("certificate issued", "orderID", loadState(cr).OrderID)
+	if len(loadState(cr).ValidationRecords) > 0 {
+		// Records whose removal failed: the release retries it.
+		return r.release(ctx, cr)
+	}
 	return ctrl.Result{}, removeFinalizer(ctx, r.Client, cr)
 }
 
@@ -285,6 +299,7 @@ func (r *CertificateRequestReconciler) retry(ctx context.Context, cr *cmapi.Cert
 	if c := requestCondition(cr, cmapi.CertificateRequestConditionReady); c != nil && strings.HasPrefix(c.Message, prefix) {
 		evReason = ""
 	}
+	markPending(cr, iss)
 	if perr := r.setPending(ctx, cr, prefix+msg, evReason, actionRetry, iss); perr != nil {
 		return r.requeueOnConflict(perr)
 	}
@@ -305,6 +320,7 @@ func (r *CertificateRequestReconciler) fail(ctx context.Context, cr *cmapi.Certi
 		return r.requeueOnConflict(err)
 	}
 	r.backoff.Forget(client.ObjectKeyFromObject(cr))
+	observeFailed(cr, iss, reason)
 	r.event(cr, iss, "Warning", reason, "Sign", detail)
 	ctrl.LoggerFrom(ctx).Info("certificate request failed", "reason", reason, "message", detail)
 	return r.release(ctx, cr)
@@ -319,6 +335,7 @@ func (r *CertificateRequestReconciler) deny(ctx context.Context, cr *cmapi.Certi
 		msg += ": " + c.Message
 	}
 	setReady(cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonDenied, msg, now)
+	unmarkPending(cr)
 	if cr.Status.FailureTime == nil {
 		cr.Status.FailureTime = &now
 	}

@@ -37,7 +37,11 @@ func setIssuerReady(iss v1alpha1.GenericIssuer, status metav1.ConditionStatus, r
 // patchIssuerStatus writes an issuer's status, guarded by its
 // resourceVersion (the conditions list is replaced as a whole).
 func patchIssuerStatus(ctx context.Context, c client.Client, iss, base v1alpha1.GenericIssuer) error {
-	return c.Status().Patch(ctx, iss, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if err := c.Status().Patch(ctx, iss, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	observeIssuerReady(iss)
+	return nil
 }
 
 // markIssuerNotReady is how a CertificateRequest that met an issuer error

@@ -198,3 +198,33 @@ func TestCacheOptions(t *testing.T) {
 		t.Errorf("ByObject = %v", o.ByObject)
 	}
 }
+
+// TestAmbientCredentialsOnlyForClusterIssuers: the controller's own identity
+// is not handed to namespaced issuers unless the controller allows it.
+func TestAmbientCredentialsOnlyForClusterIssuers(t *testing.T) {
+	_, url := startSim(t, aliyunsim.Config{})
+	ambient := issuerSpec(url, "digicert-free-1-free")
+	ambient.Auth = v1alpha1.Auth{Ambient: &v1alpha1.AmbientAuth{}}
+
+	m := startManager(t, testOptions())
+	ns := newNamespace(t)
+	ref := createIssuer(t, ns, "ambient", ambient)
+	iss := waitIssuer(t, ns, ref, metav1.ConditionFalse, controllers.ReasonAmbientNotAllowed)
+	if msg := v1alpha1.ReadyCondition(iss).Message; !strings.Contains(msg, "--issuer-ambient-credentials") {
+		t.Fatalf("message does not say how to allow it: %s", msg)
+	}
+	m.stop(t)
+
+	// Allowed: the issuer goes on to use the ambient chain (which has no
+	// credentials here), so it fails for another reason.
+	opts := testOptions()
+	opts.IssuerAmbientCredentials = true
+	startManager(t, opts)
+	eventually(t, 30*time.Second, func() (bool, string) {
+		c := v1alpha1.ReadyCondition(getIssuer(t, ns, ref))
+		if c == nil {
+			return false, "no condition"
+		}
+		return c.Reason != controllers.ReasonAmbientNotAllowed, c.Reason + ": " + c.Message
+	})
+}

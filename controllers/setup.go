@@ -23,6 +23,15 @@ type Options struct {
 	// with a real API call.
 	HealthCheckInterval time.Duration
 
+	// IssuerAmbientCredentials lets namespaced AliyunCASIssuers use the
+	// controller's own (ambient) credentials; cluster issuers always may.
+	IssuerAmbientCredentials bool
+
+	// DNSNameservers are the name servers the Alidns provider's propagation
+	// check queries when an issuer names none ("host" or "host:port");
+	// empty means each zone's authoritative name servers.
+	DNSNameservers []string
+
 	// NewSigner builds a signer for one issuer configuration; signer.New
 	// unless a test wraps it.
 	NewSigner func(signer.Config) (signer.Signer, error)
@@ -45,6 +54,10 @@ type Options struct {
 	// finalizer is removed anyway (with a Warning Event).
 	CancelGiveUp time.Duration
 }
+
+// ReasonAmbientNotAllowed: a namespaced issuer asked for ambient
+// credentials without --issuer-ambient-credentials.
+const ReasonAmbientNotAllowed = "AmbientNotAllowed"
 
 // Defaults.
 const (

@@ -77,7 +77,11 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 		}
 		secretRV = meta.GetResourceVersion()
 	}
-	key := fmt.Sprintf("%s/%d/%s", iss.GetUID(), iss.GetGeneration(), secretRV)
+	dnsRV, err := s.dnsSecretVersion(ctx, iss)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%s/%d/%s%s", iss.GetUID(), iss.GetGeneration(), secretRV, dnsRV)
 
 	s.mu.Lock()
 	if e, ok := s.entries[name]; ok && e.key == key {
@@ -146,6 +150,13 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 			secrets = append(secrets, creds.SecurityToken)
 		}
 	case spec.Auth.Ambient != nil:
+		// Ambient credentials are the controller's own RAM identity: as in
+		// cert-manager, only cluster issuers (made by cluster admins) get
+		// them unless the controller is started to allow namespaced ones.
+		if !iss.IsClusterScoped() && !s.opts.IssuerAmbientCredentials {
+			return signer.Config{}, nil, signer.Issuer(ReasonAmbientNotAllowed, fmt.Errorf(
+				"namespaced %s may not use ambient credentials (the controller's own RAM identity): use accessKeySecretRef, or start the controller with --issuer-ambient-credentials", iss.KindName()))
+		}
 		creds.Ambient = true
 	default:
 		return signer.Config{}, nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("spec.auth must set accessKeySecretRef or ambient"))
@@ -187,6 +198,9 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 			InstanceIDs:    append([]string(nil), spec.DVOrder.InstanceIDs...),
 			AdoptServerKey: spec.DVOrder.AdoptServerKey,
 		}
+	}
+	if err := s.dnsConfig(ctx, iss, &cfg, &secrets); err != nil {
+		return signer.Config{}, nil, err
 	}
 	return cfg, secrets, nil
 }

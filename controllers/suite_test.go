@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 	logger := funcr.New(logs.write, funcr.Options{Verbosity: 2})
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
+	testenv.NoCloudMetadata()
 	os.Exit(testenv.Run(m, &env))
 }
 

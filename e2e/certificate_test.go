@@ -21,8 +21,10 @@ func TestCertificateIssued(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	ns := namespace(t, ctx)
 	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	before := scrape(t)
 	certificate(t, ctx, ns, "www", ref, "www.example.com")
 	cert, tls := issued(t, ctx, ns, "www")
+	after := scrape(t)
 	if tls.Leaf.Subject.CommonName != "www.example.com" {
 		t.Errorf("CN %q", tls.Leaf.Subject.CommonName)
 	}
@@ -32,6 +34,34 @@ func TestCertificateIssued(t *testing.T) {
 	if cert.Status.Revision == nil || *cert.Status.Revision != 1 {
 		t.Errorf("revision %v, want 1", cert.Status.Revision)
 	}
+	// The issuer's metrics moved by exactly this one certificate.
+	for _, m := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"aliyun_cas_issuer_orders_created_total", []string{`api="CSR"`}, 1},
+		{"aliyun_cas_issuer_orders_issued_total", []string{`api="CSR"`}, 1},
+		{"aliyun_cas_issuer_approval_to_issued_seconds_count", []string{`api="CSR"`}, 1},
+		{"aliyun_cas_issuer_api_calls_total", []string{`action="CreateCertificateWithCsrRequest"`, `outcome="ok"`}, 1},
+		{"aliyun_cas_issuer_orders_failed_total", nil, 0},
+	} {
+		if d := after.Sum(m.name, m.labels...) - before.Sum(m.name, m.labels...); d != m.want {
+			t.Errorf("%s%v moved by %v, want %v", m.name, m.labels, d, m.want)
+		}
+	}
+	if after.Sum("aliyun_cas_issuer_issuer_ready", `kind="AliyunCASClusterIssuer"`, `name="aliyun-cas"`) != 1 {
+		t.Error("issuer_ready is not 1 for the Ready ClusterIssuer")
+	}
+}
+
+func scrape(t *testing.T) framework.Metrics {
+	t.Helper()
+	m, err := framework.ScrapeMetrics(f.MetricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestIngressAnnotations: ingress-shim turns an annotated Ingress into one

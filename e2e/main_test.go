@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 			Zones:      []string{"example.com", "example.org"},
 			Packages:   map[string]aliyunsim.Package{freeProduct: {Quota: 200}, multiProduct: {Quota: 50}},
 			Validation: aliyunsim.ValidationAuto,
+			// Purchased CAS 2018-07-13 instances for orderAPI DVOrder.
+			DVInstances: 5,
 		},
 		// cert-manager retries a failed request after an hour by default.
 		CertManager: framework.CertManagerOptions{MinimumBackoff: 5 * time.Second},

@@ -140,38 +140,62 @@ func Start(ctx context.Context, opts Options) (f *Framework, err error) {
 	return f, nil
 }
 
-// StartIssuer starts the issuer process (again) and waits until it is ready.
+// IssuerProcess is one running issuer binary and its listeners.
+type IssuerProcess struct {
+	*Process
+	ProbeAddr, MetricsAddr string
+}
+
+// StartIssuer starts the issuer process (again) as f.Issuer and waits until
+// it is ready.
 func (f *Framework) StartIssuer(ctx context.Context, extraArgs ...string) error {
-	var err error
-	if f.ProbeAddr, err = freeAddr(); err != nil {
+	p, err := f.LaunchIssuer(ctx, extraArgs...)
+	if err != nil {
 		return err
 	}
-	if f.MetricsAddr, err = freeAddr(); err != nil {
-		return err
+	f.Issuer, f.ProbeAddr, f.MetricsAddr = p.Process, p.ProbeAddr, p.MetricsAddr
+	return nil
+}
+
+// LaunchIssuer starts one more issuer process (e.g. a second replica) and
+// waits until it is ready; the caller stops it.
+func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*IssuerProcess, error) {
+	probe, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
 	}
 	args := append([]string{
 		"--kubeconfig=" + f.Kubeconfig,
 		"--cluster-resource-namespace=" + ClusterResourceNamespace,
-		"--health-probe-bind-address=" + f.ProbeAddr,
-		"--metrics-bind-address=" + f.MetricsAddr,
+		"--health-probe-bind-address=" + probe,
+		"--metrics-bind-address=" + metrics,
 	}, f.IssuerArgs...)
 	args = append(args, extraArgs...)
 	log, err := os.OpenFile(filepath.Join(f.WorkDir, "issuer.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, nil, log)
+	// Ambient credentials must never reach for the ECS metadata service
+	// from a test machine.
+	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, []string{"ALIBABA_CLOUD_ECS_METADATA_DISABLED=true"}, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f.Issuer = p
-	return f.waitReady(ctx, p)
+	if err := waitReady(ctx, p, probe); err != nil {
+		p.Kill()
+		return nil, err
+	}
+	return &IssuerProcess{Process: p, ProbeAddr: probe, MetricsAddr: metrics}, nil
 }
 
-func (f *Framework) waitReady(ctx context.Context, p *Process) error {
+func waitReady(ctx context.Context, p *Process, probeAddr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	url := "http://" + f.ProbeAddr + "/readyz"
+	url := "http://" + probeAddr + "/readyz"
 	for {
 		resp, err := http.Get(url)
 		if err == nil {

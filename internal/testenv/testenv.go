@@ -138,6 +138,13 @@ func Run(m *testing.M, env **Env) int {
 	return code
 }
 
+// NoCloudMetadata keeps credentials-go's default chain (ambient
+// credentials) away from the ECS metadata service: tests reach nothing but
+// this machine.
+func NoCloudMetadata() {
+	_ = os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+}
+
 // ModuleRoot is the directory holding this project's go.mod.
 func ModuleRoot() (string, error) {
 	_, file, _, ok := runtime.Caller(0)

@@ -1,0 +1,99 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
+)
+
+// TestLeaderElection: two replicas with leader election share one control
+// plane. Only the leader talks to Alibaba Cloud; when it is killed in the
+// middle of an order, the other takes over and finishes it without a
+// second order.
+func TestLeaderElection(t *testing.T) {
+	ctx := testCtx(t, 3*time.Minute)
+	ns := namespace(t, ctx)
+	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+
+	// The suite's single replica steps aside for the pair.
+	if err := f.Issuer.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := f.StartIssuer(context.Background()); err != nil {
+			t.Fatalf("restoring the suite's issuer: %v", err)
+		}
+	}()
+	elect := []string{"--leader-elect", "--leader-election-namespace=" + framework.ClusterResourceNamespace}
+	a, err := f.LaunchIssuer(ctx, elect...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Kill()
+	b, err := f.LaunchIssuer(ctx, elect...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Kill()
+
+	var leader, follower *framework.IssuerProcess
+	err = framework.Poll(ctx, 200*time.Millisecond, func(context.Context) (bool, string, error) {
+		la, lb := acquired(a), acquired(b)
+		switch {
+		case la && lb:
+			return false, "", errors.New("both replicas say they lead")
+		case la:
+			leader, follower = a, b
+		case lb:
+			leader, follower = b, a
+		}
+		return leader != nil, "no replica has the lease yet", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.Sim.SetDelays(8*time.Second, 0)
+	defer f.Sim.SetDelays(0, 0)
+	const domain = "leader.example.com"
+	certificate(t, ctx, ns, "leader", ref, domain)
+	err = framework.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
+		return ordersFor(domain) > 0, "no order yet", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := framework.ScrapeMetrics(follower.MetricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fm.Sum("aliyun_cas_issuer_api_calls_total"); n != 0 {
+		t.Fatalf("the follower made %v Alibaba Cloud calls while not leading", n)
+	}
+
+	leader.Kill()
+	issued(t, ctx, ns, "leader")
+	if n := ordersFor(domain); n != 1 {
+		t.Fatalf("orders for %s across the fail-over: %d, want 1", domain, n)
+	}
+	if !acquired(follower) {
+		t.Fatal("the certificate was issued but the follower never took the lease")
+	}
+	fm, err = framework.ScrapeMetrics(follower.MetricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fm.Sum("aliyun_cas_issuer_orders_issued_total") != 1 || fm.Sum("aliyun_cas_issuer_orders_created_total") != 0 {
+		t.Fatalf("the new leader issued %v and created %v orders; want 1 issued from the existing order, 0 created",
+			fm.Sum("aliyun_cas_issuer_orders_issued_total"), fm.Sum("aliyun_cas_issuer_orders_created_total"))
+	}
+}
+
+// acquired reports whether a replica logged taking the leader lease.
+func acquired(p *framework.IssuerProcess) bool {
+	return strings.Contains(strings.ToLower(p.Output()), "successfully acquired lease")
+}
