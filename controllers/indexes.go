@@ -85,5 +85,8 @@ func setupIndexes(mgr manager.Manager) error {
 			return fmt.Errorf("indexing %T by Secret: %w", obj, err)
 		}
 	}
+	if err := idx.IndexField(ctx, &cmapi.CertificateRequest{}, indexRequestInstance, indexInstance); err != nil {
+		return fmt.Errorf("indexing CertificateRequests by CAS instance: %w", err)
+	}
 	return nil
 }

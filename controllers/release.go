@@ -25,7 +25,11 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return ctrl.Result{}, nil
 	}
 	st := loadState(cr)
-	if isIssued(cr) || stateEmpty(st) {
+	// An issued request holds nothing to give back but validation records
+	// whose removal failed at issuance.
+	// A request whose key was adopted handed its order to the request
+	// cert-manager builds from that key: nothing to cancel either.
+	if stateEmpty(st) || ((isIssued(cr) || keyAdopted(cr)) && len(st.ValidationRecords) == 0) {
 		return r.unfinalize(ctx, cr)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
@@ -50,6 +54,11 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		secrets = entry.secrets
 	}
 	if err == nil {
+		if isIssued(cr) {
+			log.Info("validation records removed")
+			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the domain validation records were removed")
+			return r.unfinalize(ctx, cr)
+		}
 		log.Info("order cancelled")
 		r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", what+" cancelled; its quota is returned")
 		return r.unfinalize(ctx, cr)
@@ -77,6 +86,10 @@ func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi
 	}
 	return ctrl.Result{}, nil
 }
+
+// eventValidationRemoved: the validation records of an issued request were
+// removed after a failed first attempt.
+const eventValidationRemoved = "ValidationRecordsRemoved"
 
 // releaseStart is when the request stopped needing its order.
 func releaseStart(cr *cmapi.CertificateRequest) time.Time {

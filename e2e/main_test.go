@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 			Validation: aliyunsim.ValidationAuto,
 			// Purchased CAS 2018-07-13 instances for orderAPI DVOrder.
 			DVInstances: 5,
+			// The name server of the Alidns zones (propagation checks).
+			DNSListen: "127.0.0.1:0",
 		},
 		// cert-manager retries a failed request after an hour by default.
 		CertManager: framework.CertManagerOptions{MinimumBackoff: 5 * time.Second},

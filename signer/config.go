@@ -42,6 +42,9 @@ type Config struct {
 	Timeout time.Duration
 	// DVOrder configures the 2018-07-13 flow.
 	DVOrder DVOrderConfig
+	// DNS configures who makes DNS validation records exist (see
+	// DNSConfig): a person (manual, the default) or the issuer in Alidns.
+	DNS DNSConfig
 	// OnCall, when set, is called after every remote call attempt (for
 	// metrics such as a Prometheus counter by action and outcome).
 	OnCall func(CallInfo)

@@ -48,6 +48,8 @@ type csrSigner struct {
 	// may take to show up in listings; until then no second create is made.
 	settle time.Duration
 	roots  *rootCache
+	// dns, when set, creates and removes DNS validation records in Alidns.
+	dns *alidnsProvider
 }
 
 func newCSRSigner(cfg Config, client *aliyun.Client) *csrSigner {
@@ -79,12 +81,18 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Re
 		}
 	}
 	if st.OrderID == "" {
+		if s.dns != nil && s.cfg.ValidationMethod == "DNS" {
+			// Nothing is ordered for a name the account cannot validate.
+			if err := s.dns.checkNames(ctx, csr.Names); err != nil {
+				return Result{}, err
+			}
+		}
 		st, err = s.create(ctx, csr, st, store)
 		if err != nil {
 			return Result{}, err
 		}
 	}
-	return s.poll(ctx, req, csr, st)
+	return s.poll(ctx, req, csr, st, store)
 }
 
 // create places the order: intent first, then the call, then the id.
@@ -213,7 +221,7 @@ func (s *csrSigner) orderID(st OrderState) (int64, error) {
 }
 
 // poll interprets the order's state.
-func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState) (Result, error) {
+func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Result, error) {
 	id, err := s.orderID(st)
 	if err != nil {
 		return Result{}, err
@@ -225,6 +233,9 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	switch cs.Type {
 	case aliyun.StateDomainVerify:
 		v := validationFor(cs, csr)
+		if s.dns != nil && v.Method == "DNS" {
+			return s.presentDNS(ctx, v, id, st, store)
+		}
 		return Result{Pending: &Pending{
 			Reason:     ReasonDomainVerify,
 			Message:    fmt.Sprintf("%s (CAS order %d waits for domain validation)", v.Instruction(), id),
@@ -238,7 +249,11 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 			RetryAfter: s.pollAfter(st),
 		}}, nil
 	case aliyun.StateCertificate:
-		return s.issued(ctx, req, csr, id, cs)
+		res, err := s.issued(ctx, req, csr, id, cs)
+		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
+			res.Notes = append(res.Notes, s.removeRecords(ctx, st, store)...)
+		}
+		return res, err
 	case aliyun.StateVerifyFail:
 		domain := cs.Domain
 		if domain == "" {
@@ -347,6 +362,11 @@ func (v *Validation) Instruction() string {
 // issued is cancelled and deleted, so that its quota returns. Orders that
 // are gone or already final are left alone.
 func (s *csrSigner) Cancel(ctx context.Context, st OrderState) error {
+	if s.dns != nil && len(st.ValidationRecords) > 0 {
+		if _, _, err := s.dns.cleanUp(ctx, st); err != nil {
+			return err
+		}
+	}
 	if st.OrderID == "" {
 		return nil
 	}

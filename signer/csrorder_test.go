@@ -804,7 +804,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := sg.Sign(context.Background(), Request{}, &recStore{}); err == nil {
 		t.Fatal("DVOrder signed")
-	} else if p, ok := AsPermanent(err); !ok || p.Reason != ReasonNotImplemented {
+	} else if p, ok := AsPermanent(err); !ok || p.Reason != ReasonKeyAdoptionOff {
 		t.Fatalf("got %v", err)
 	}
 	d := Config{}.WithDefaults()

@@ -1,7 +1,6 @@
 package signer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,10 +11,6 @@ import (
 // ReasonInvalidConfig is the IssuerError reason of a configuration New
 // cannot use.
 const ReasonInvalidConfig = "InvalidConfig"
-
-// ReasonNotImplemented is the PermanentError reason of a flow that is not
-// available yet.
-const ReasonNotImplemented = "NotImplemented"
 
 // New builds the Signer for one issuer configuration, choosing the flow by
 // OrderAPI, after applying the defaults (Config.WithDefaults). Its remote
@@ -35,15 +30,22 @@ func New(cfg Config) (Signer, error) {
 		Burst:       cfg.Burst,
 		OnCall:      cfg.OnCall,
 		Transport:   cfg.Transport,
+		DNSEndpoint: cfg.DNS.Endpoint,
 	})
+	if err != nil {
+		return nil, Issuer(ReasonInvalidConfig, err)
+	}
+	dns, err := newDNSProvider(cfg, client)
 	if err != nil {
 		return nil, Issuer(ReasonInvalidConfig, err)
 	}
 	switch cfg.OrderAPI {
 	case OrderAPIDVOrder:
-		return &dvOrderSigner{cfg: cfg, client: client}, nil
+		return newDVOrderSigner(cfg, client), nil
 	default:
-		return newCSRSigner(cfg, client), nil
+		s := newCSRSigner(cfg, client)
+		s.dns = dns
+		return s, nil
 	}
 }
 
@@ -72,32 +74,4 @@ func (c Config) validate() error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// dvOrderSigner is the CAS 2018-07-13 flow. Ordering is not available yet;
-// its health check already reports the usable instances.
-type dvOrderSigner struct {
-	cfg    Config
-	client *aliyun.Client
-}
-
-func (s *dvOrderSigner) Sign(context.Context, Request, StateStore) (Result, error) {
-	return Result{}, Permanent(ReasonNotImplemented, "orderAPI %s is not implemented yet; use orderAPI %s", OrderAPIDVOrder, OrderAPICSR)
-}
-
-func (s *dvOrderSigner) Cancel(context.Context, OrderState) error { return nil }
-
-// Check counts the purchased instances not used yet (first page only).
-func (s *dvOrderSigner) Check(ctx context.Context) (Health, error) {
-	l, err := s.client.DescribeOrderInstanceList(ctx, 1)
-	if err != nil {
-		return Health{UsableInstances: -1}, checkError(err, "listing the purchased certificate instances")
-	}
-	usable := 0
-	for _, o := range l.OrderList {
-		if strings.EqualFold(o.Status, "PAYED") || strings.EqualFold(o.Status, "Paid") {
-			usable++
-		}
-	}
-	return Health{UsableInstances: usable}, nil
 }

@@ -27,6 +27,16 @@ type Request struct {
 	// (annotation cert-manager.io/private-key-secret-name), used by the DV
 	// flow to adopt the server-generated key. Empty when absent.
 	NextPrivateKeySecret string
+	// AdoptedInstanceID is the CAS 2018-07-13 instance recorded on that
+	// Secret when the issuer adopted the instance's server-generated key
+	// into it, set by the controller (from an uncached read) only when that
+	// Secret's key is the key of this request's CSR. The DV flow answers
+	// the request from that instance instead of ordering again.
+	AdoptedInstanceID string
+	// InstanceTaken, when set, reports whether another request already
+	// holds a CAS 2018-07-13 instance (its instance-id annotation), so that
+	// the DV flow never picks an instance twice, even across restarts.
+	InstanceTaken func(ctx context.Context, instanceID string) (bool, error)
 	// State is the order state persisted so far (empty on the first call).
 	State OrderState
 }
@@ -71,6 +81,13 @@ type Result struct {
 	Leaf *x509.Certificate
 	// Pending is set while the order waits (validation, CA review).
 	Pending *Pending
+	// AdoptKeyPEM, when set, is the private key (PEM) the CA generated for
+	// the DV order on instance AdoptInstanceID, whose certificate Leaf is
+	// issued but not for the request's key: the controller writes it into
+	// the request's next-private-key Secret, so cert-manager re-issues with
+	// it. It is a secret: never log it or put it in an Event or condition.
+	AdoptKeyPEM     []byte
+	AdoptInstanceID string
 	// Notes are facts worth an Event (e.g. "CAS issued until 2027-02-26;
 	// the requested duration 2160h is not honoured by CAS").
 	Notes []string

@@ -26,12 +26,15 @@ const (
 const (
 	// DNSProviderManual tells a person which record to create and waits.
 	DNSProviderManual DNSProvider = "manual"
+	// DNSProviderAlidns creates and removes the record in Alibaba Cloud DNS.
+	DNSProviderAlidns DNSProvider = "alidns"
 )
 
 // Defaults, mirrored by the +kubebuilder:default markers so that objects
 // built in Go (and not defaulted by the API server) behave the same.
 const (
 	DefaultEndpoint       = "https://cas.aliyuncs.com"
+	DefaultAlidnsEndpoint = "https://alidns.aliyuncs.com"
 	DefaultProductCode    = "digicert-free-1-free"
 	DefaultAccessKeyIDKey = "access-key-id"
 	DefaultAccessKeyKey   = "access-key-secret"

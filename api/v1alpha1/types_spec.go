@@ -13,7 +13,7 @@ type OrderAPI string
 type ValidationMethod string
 
 // DNSProvider is who creates DNS validation records.
-// +kubebuilder:validation:Enum=manual
+// +kubebuilder:validation:Enum=manual;alidns
 type DNSProvider string
 
 // IssuerSpec is the configuration shared by AliyunCASIssuer and
@@ -167,12 +167,65 @@ type Validation struct {
 }
 
 // DNSValidation configures who creates DNS validation records.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.alidns) || (has(self.provider) && self.provider == 'alidns')",message="dns.alidns is only used with provider alidns"
 type DNSValidation struct {
 	// Provider is "manual": the issuer tells a person, on the
-	// CertificateRequest and in an Event, which record to create, and waits.
+	// CertificateRequest and in an Event, which record to create, and waits;
+	// or "alidns": the issuer creates the record in Alibaba Cloud DNS, and
+	// removes it once the order is issued, failed or cancelled.
 	// +kubebuilder:default=manual
 	// +optional
 	Provider DNSProvider `json:"provider,omitempty"`
+
+	// Alidns configures provider alidns.
+	// +optional
+	Alidns *AlidnsDNS `json:"alidns,omitempty"`
+}
+
+// AlidnsDNS configures DNS validation through Alibaba Cloud DNS (Alidns).
+type AlidnsDNS struct {
+	// Endpoint is the Alidns API URL (http or https, with a host).
+	// +kubebuilder:default="https://alidns.aliyuncs.com"
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="endpoint must be an http or https URL with a host, e.g. https://alidns.aliyuncs.com"
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Auth, when set, is how the issuer authenticates to Alidns (same shapes
+	// as spec.auth); by default it uses the issuer's own credentials.
+	// +optional
+	Auth *Auth `json:"auth,omitempty"`
+
+	// Zone, when set, is the Alidns zone every validation record is created
+	// in; by default the longest zone of the account that is a suffix of
+	// the record name.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$`
+	// +optional
+	Zone string `json:"zone,omitempty"`
+
+	// TTL of the validation records, in seconds.
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	TTL int32 `json:"ttl,omitempty"`
+
+	// PropagationCheck, when true (the default), makes the issuer query the
+	// name servers until they answer with the record (for a bounded time)
+	// and report what they answer on the request.
+	// +kubebuilder:default=true
+	// +optional
+	PropagationCheck *bool `json:"propagationCheck,omitempty"`
+
+	// Nameservers to query for the propagation check ("host" or
+	// "host:port"); by default the zone's authoritative name servers.
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=261
+	// +optional
+	Nameservers []string `json:"nameservers,omitempty"`
 }
 
 // DVOrder configures the CAS 2018-07-13 order flow.

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"encoding/xml"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatOf(t *testing.T) {
+	s := statOf(3, 1, 2, 10)
+	if s.Min != 1 || s.Max != 10 || s.Median != 2.5 {
+		t.Errorf("statOf = %+v", s)
+	}
+	if s.Values[0] != 3 {
+		t.Errorf("values reordered: %v", s.Values)
+	}
+	if e := statOf(); e.Median != 0 {
+		t.Errorf("empty stat %+v", e)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := make([]float64, 200)
+	for i := range v {
+		v[i] = float64(i + 1)
+	}
+	for p, want := range map[float64]float64{50: 100, 90: 180, 99: 198, 100: 200, 0.1: 1} {
+		if got := percentile(v, p); got != want {
+			t.Errorf("p%g = %g, want %g", p, got, want)
+		}
+	}
+	if !math.IsNaN(percentile(nil, 50)) {
+		t.Error("percentile of nothing is not NaN")
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	in := `# HELP rest_client_requests_total Number of HTTP requests
+# TYPE rest_client_requests_total counter
+rest_client_requests_total{code="200",host="127.0.0.1:1",method="GET"} 12
+rest_client_requests_total{code="200",host="127.0.0.1:1",method="PATCH"} 5
+rest_client_requests_total{code="409",host="127.0.0.1:1",method="PATCH"} 2
+rest_client_requests_total{code="201",host="127.0.0.1:1",method="POST"} 3
+aliyun_cas_issuer_api_calls_total{action="DescribeCertificateState",outcome="ok",product="cas"} 7
+weird_metric{a="x\"y",b="z"} 1.5e+01 1700000000
+plain 4
+`
+	samples, err := parseMetrics(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 7 {
+		t.Fatalf("%d samples", len(samples))
+	}
+	if s := samples[5]; s.Labels["a"] != `x"y` || s.Labels["b"] != "z" || s.Value != 15 {
+		t.Errorf("escaped labels: %+v", s)
+	}
+	m := IssuerMetrics{Requests: map[string]float64{}, Calls: map[string]float64{}}
+	for _, s := range samples {
+		if s.Name == "rest_client_requests_total" {
+			m.Requests[s.Labels["method"]] += s.Value
+		}
+	}
+	if m.Writes() != 10 {
+		t.Errorf("writes %g, want 10", m.Writes())
+	}
+}
+
+func TestProcParsing(t *testing.T) {
+	status := "Name:\tx\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\n"
+	if v, err := statusKB(status, "VmHWM"); err != nil || v != 40960*1024 {
+		t.Errorf("VmHWM %d %v", v, err)
+	}
+	if _, err := statusKB(status, "VmSwap"); err == nil {
+		t.Error("missing key: no error")
+	}
+	stat := "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0"
+	if d, err := statCPU(stat); err != nil || d != 3*time.Second {
+		t.Errorf("cpu %v %v", d, err)
+	}
+}
+
+func TestResourceOf(t *testing.T) {
+	for path, want := range map[string]string{
+		"/apis/cert-manager.io/v1/namespaces/ns/certificaterequests/x/status":  "certificaterequests/status",
+		"/apis/cert-manager.io/v1/namespaces/ns/certificaterequests/x":         "certificaterequests",
+		"/apis/events.k8s.io/v1/namespaces/ns/events":                          "events",
+		"/api/v1/namespaces/ns/secrets/s":                                      "secrets",
+		"/api/v1/namespaces/ns":                                                "namespaces",
+		"/apis/aliyun-cas-issuer.io/v1alpha1/aliyuncasclusterissuers/a/status": "aliyuncasclusterissuers/status",
+	} {
+		if got := resourceOf(path); got != want {
+			t.Errorf("resourceOf(%s) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestCallRate(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	var calls []simCall
+	for i := range 11 {
+		calls = append(calls, simCall{At: t0.Add(time.Duration(i) * 200 * time.Millisecond)})
+	}
+	mean, peak := callRate(calls)
+	if math.Abs(mean-5) > 1e-9 || peak != 5 {
+		t.Errorf("rate %g peak %d, want 5 and 5", mean, peak)
+	}
+}
+
+func TestSimLogFormat(t *testing.T) {
+	var l simCallLog
+	l.logf("aliyunsim: %s %s %s ak=%s -> %d %s (%s)", "POST", "2020-04-07", "DescribeCertificateState", "k", 400, "Throttling.User", time.Millisecond)
+	l.logf("aliyunsim: issuing for order %s: %v", "1", "x")
+	c := l.since(0)
+	if len(c) != 1 || c[0].Action != "DescribeCertificateState" || c[0].Status != 400 || !c[0].throttled() {
+		t.Errorf("calls %+v", c)
+	}
+}
+
+func TestReportAndSVG(t *testing.T) {
+	a := &Throughput{N: 3, Rounds: 2, Aliyun: &IssuerThroughput{}, CA: &IssuerThroughput{}}
+	a.Aliyun.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(2, 0), Latencies: []float64{0.5, 1, 2}})
+	a.Aliyun.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(3, 0), Latencies: []float64{0.7, 1.5, 3}})
+	a.CA.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(1, 0), Latencies: []float64{0.2, 0.5, 1}})
+	a.CA.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(1, 0), Latencies: []float64{0.3, 0.6, 1}})
+	a.RatioP50 = a.Aliyun.P50.Median / a.CA.P50.Median
+	if a.Aliyun.Wall.Median != 2.5 || a.Aliyun.P50.Median != 1.25 {
+		t.Errorf("aliyun %+v", a.Aliyun)
+	}
+	r := &Results{A: a, B: []*Cost{{N: 2, Rounds: 1, CostStats: CostStats{CallsPerCert: statOf(2), WritesPerCert: statOf(4)}},
+		{N: 2, Rounds: 1, ValidationDelaySeconds: 60, CostStats: CostStats{CallsPerCert: statOf(7), WritesPerCert: statOf(5)}}}}
+	r.Targets = targets(r)
+	want := map[string]string{"met": "", "missed": ""}
+	for _, tg := range r.Targets {
+		want[tg.Status] += tg.Name + "; "
+	}
+	if !strings.Contains(want["missed"], "delay 60s") || !strings.Contains(want["missed"], "writes") || !strings.Contains(want["met"], "delay 0s") {
+		t.Errorf("targets: %+v", r.Targets)
+	}
+	if md := markdown(r); !strings.Contains(md, "| cert-manager CA issuer | 1 | 0.55 (0.5–0.6) |") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	if _, err := resultsJSON(r); err != nil {
+		t.Fatal(err)
+	}
+	svg := latencySVG(a)
+	dec := xml.NewDecoder(strings.NewReader(string(svg)))
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("SVG is not well-formed XML: %v", err)
+			}
+			break
+		}
+	}
+	if n := strings.Count(string(svg), "<polyline"); n != 4 {
+		t.Errorf("%d lines, want 4", n)
+	}
+}

@@ -1,0 +1,251 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+)
+
+// readyBound is how long a batch of n may take before the bench fails:
+// generous (the default client rate limit alone needs 0.4s per
+// certificate), but finite.
+func readyBound(n int, extra time.Duration) time.Duration {
+	return 2*time.Minute + extra + time.Duration(n)*800*time.Millisecond
+}
+
+// IssuerThroughput is one issuer's figures over the rounds of scenario A.
+type IssuerThroughput struct {
+	// Wall is from the first Certificate created to the last Ready (s).
+	Wall Stat `json:"wallSeconds"`
+	// P50, P90 and P99 of Certificate created → Ready (s).
+	P50 Stat `json:"p50Seconds"`
+	P90 Stat `json:"p90Seconds"`
+	P99 Stat `json:"p99Seconds"`
+	// Latencies of every round (s, sorted), for the plot.
+	Latencies [][]float64 `json:"-"`
+}
+
+func (t *IssuerThroughput) add(r BatchResult) {
+	t.Latencies = append(t.Latencies, r.Latencies)
+	var wall, p50, p90, p99 []float64
+	for _, l := range t.Latencies {
+		p50 = append(p50, percentile(l, 50))
+		p90 = append(p90, percentile(l, 90))
+		p99 = append(p99, percentile(l, 99))
+	}
+	wall = append(t.Wall.Values, r.Wall())
+	t.Wall, t.P50, t.P90, t.P99 = statOf(wall...), statOf(p50...), statOf(p90...), statOf(p99...)
+}
+
+// Throughput is scenario A.
+type Throughput struct {
+	N      int               `json:"n"`
+	Rounds int               `json:"rounds"`
+	Aliyun *IssuerThroughput `json:"aliyunCASIssuer"`
+	CA     *IssuerThroughput `json:"certManagerCAIssuer"`
+	// RatioP50 is the median over rounds of the issuer's p50 divided by
+	// the CA issuer's; RatioWall the same for wall times.
+	RatioP50  float64 `json:"ratioMedianP50"`
+	RatioWall float64 `json:"ratioMedianWall"`
+	// Cost is the issuer's cost per certificate in these rounds.
+	Cost CostStats `json:"aliyunCost"`
+	// Resources of the issuer process over the scenario.
+	Resources Resources `json:"issuerResources"`
+	// IssuerArgs are the issuer's flags in this scenario (the client rate
+	// limit raised with --aliyun-rate-limit and --aliyun-burst).
+	IssuerArgs []string `json:"issuerArgs"`
+}
+
+// Resources is the issuer process's memory and CPU.
+type Resources struct {
+	N int `json:"n"`
+	// PeakRSSMiB is VmHWM over the scenario (reset at its start when the
+	// kernel allows, else since the process started).
+	PeakRSSMiB float64 `json:"peakRSSMiB"`
+	PeakReset  bool    `json:"peakResetAtStart"`
+	// CPUSeconds is utime+stime per round of this issuer.
+	CPUSeconds Stat `json:"cpuSecondsPerRound"`
+}
+
+// runThroughput is scenario A: N Certificates at once, this issuer and the
+// CA issuer alternately, rounds times each.
+func runThroughput(ctx context.Context, e *env, n, rounds int, issuerArgs []string) (*Throughput, error) {
+	if err := e.startIssuer(ctx, issuerArgs); err != nil {
+		return nil, err
+	}
+	ref, err := e.aliyunIssuer(ctx, "bench-throughput", 0)
+	if err != nil {
+		return nil, err
+	}
+	pid := e.f.Issuer.Pid()
+	res := &Throughput{N: n, Rounds: rounds, Aliyun: &IssuerThroughput{}, CA: &IssuerThroughput{}, IssuerArgs: issuerArgs}
+	res.Resources.N = n
+	res.Resources.PeakReset = resetPeakRSS(pid) == nil
+	var costs []roundCost
+	var cpu []float64
+	for r := 1; r <= rounds; r++ {
+		for _, which := range []struct {
+			name string
+			ref  cmmeta.IssuerReference
+			into *IssuerThroughput
+		}{{"aliyun", ref, res.Aliyun}, {"ca", caRef(), res.CA}} {
+			ns := fmt.Sprintf("bench-a-%s-%d", which.name, r)
+			before, err := e.snapshot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			br, err := e.issueBatch(ctx, ns, n, which.ref, readyBound(n, 0))
+			if err != nil {
+				return nil, err
+			}
+			if err := e.quiesce(ctx); err != nil {
+				return nil, err
+			}
+			after, err := e.snapshot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			which.into.add(br)
+			e.log("A round %d/%d %-6s N=%d: wall %.1fs, p50 %.2fs, p99 %.2fs", r, rounds, which.name, n,
+				br.Wall(), percentile(br.Latencies, 50), percentile(br.Latencies, 99))
+			if which.name == "aliyun" {
+				costs = append(costs, costOf(before, after, n))
+				cpu = append(cpu, (after.proc.CPU - before.proc.CPU).Seconds())
+			}
+			if err := e.cleanup(ctx, ns); err != nil {
+				return nil, err
+			}
+		}
+	}
+	end, err := readProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	res.Resources.PeakRSSMiB = round3(mib(end.PeakRSS))
+	res.Resources.CPUSeconds = statOf(cpu...).rounded()
+	res.Cost = summarizeCosts(costs)
+	res.RatioP50 = round3(res.Aliyun.P50.Median / res.CA.P50.Median)
+	res.RatioWall = round3(res.Aliyun.Wall.Median / res.CA.Wall.Median)
+	for _, t := range []*IssuerThroughput{res.Aliyun, res.CA} {
+		t.Wall, t.P50, t.P90, t.P99 = t.Wall.rounded(), t.P50.rounded(), t.P90.rounded(), t.P99.rounded()
+	}
+	return res, nil
+}
+
+// Cost is scenario B at one validation delay.
+type Cost struct {
+	N                      int     `json:"n"`
+	Rounds                 int     `json:"rounds"`
+	ValidationDelaySeconds float64 `json:"validationDelaySeconds"`
+	// PollInterval is the issuer's spec.pollInterval ("" is the API default).
+	PollInterval string `json:"pollInterval"`
+	Wall         Stat   `json:"wallSeconds"`
+	P50          Stat   `json:"p50Seconds"`
+	CostStats
+}
+
+// runCost is scenario B: n Certificates with the simulator's validation
+// taking delay; rounds times.
+func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, pollInterval string, n, rounds int, delay time.Duration) (*Cost, error) {
+	e.f.Sim.SetDelays(delay, 0)
+	defer e.f.Sim.SetDelays(0, 0)
+	res := &Cost{N: n, Rounds: rounds, ValidationDelaySeconds: delay.Seconds(), PollInterval: pollInterval}
+	var costs []roundCost
+	var wall, p50 []float64
+	for r := 1; r <= rounds; r++ {
+		ns := fmt.Sprintf("bench-b-%ds-%s-%d", int(delay.Seconds()), ref.Name, r)
+		before, err := e.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		br, err := e.issueBatch(ctx, ns, n, ref, readyBound(n, 3*delay))
+		if err != nil {
+			return nil, err
+		}
+		if err := e.quiesce(ctx); err != nil {
+			return nil, err
+		}
+		after, err := e.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c := costOf(before, after, n)
+		costs = append(costs, c)
+		wall = append(wall, br.Wall())
+		p50 = append(p50, percentile(br.Latencies, 50))
+		e.log("B round %d/%d delay %s N=%d: wall %.1fs, %.2f calls/cert, %.2f writes/cert",
+			r, rounds, delay, n, br.Wall(), c.callsTotal, c.writes)
+		if err := e.cleanup(ctx, ns); err != nil {
+			return nil, err
+		}
+	}
+	res.Wall, res.P50 = statOf(wall...).rounded(), statOf(p50...).rounded()
+	res.CostStats = summarizeCosts(costs)
+	return res, nil
+}
+
+// Throttle is scenario C.
+type Throttle struct {
+	N           int     `json:"n"`
+	SimQPS      float64 `json:"simulatorThrottleQPS"`
+	ClientRate  float64 `json:"clientRateLimit"`
+	ClientBurst int     `json:"clientBurst"`
+	Wall        Stat    `json:"wallSeconds"`
+	// CallRate is calls reaching the simulator per second, from the first
+	// call of the run to the last; Peak1s the most within any one second.
+	CallRate Stat `json:"callsPerSecond"`
+	Peak1s   Stat `json:"peakCallsIn1s"`
+	// AcceptedRate counts only the calls that were not throttled.
+	AcceptedRate Stat `json:"acceptedCallsPerSecond"`
+	Issued       int  `json:"issued"`
+	CostStats
+}
+
+// runThrottle is scenario C: the simulator throttles at qps while n
+// Certificates are issued.
+func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
+	ref, err := e.aliyunIssuer(ctx, "bench-throttle", 0)
+	if err != nil {
+		return nil, err
+	}
+	ns := "bench-c-throttle"
+	before, err := e.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.f.Sim.SetThrottleQPS(qps)
+	br, err := e.issueBatch(ctx, ns, n, ref, readyBound(n, 2*time.Minute))
+	if err != nil {
+		e.f.Sim.SetThrottleQPS(0)
+		return nil, err
+	}
+	qerr := e.quiesce(ctx)
+	e.f.Sim.SetThrottleQPS(0)
+	if qerr != nil {
+		return nil, qerr
+	}
+	after, err := e.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	calls := e.simLog.since(before.simMark)
+	var accepted []simCall
+	for _, c := range calls {
+		if !c.throttled() {
+			accepted = append(accepted, c)
+		}
+	}
+	mean, peak := callRate(calls)
+	acc, _ := callRate(accepted)
+	c := costOf(before, after, n)
+	res := &Throttle{
+		N: n, SimQPS: qps, ClientRate: clientRate, ClientBurst: clientBurst,
+		Wall: statOf(br.Wall()).rounded(), CallRate: statOf(mean).rounded(), Peak1s: statOf(float64(peak)),
+		AcceptedRate: statOf(acc).rounded(), Issued: len(br.Latencies), CostStats: summarizeCosts([]roundCost{c}),
+	}
+	e.log("C throttle %.0f qps N=%d: wall %.1fs, %.2f calls/s (peak %d in 1s), %.2f throttled/cert",
+		qps, n, br.Wall(), mean, peak, c.throttled)
+	return res, e.cleanup(ctx, ns)
+}
