@@ -96,6 +96,12 @@ func TestApproval(t *testing.T) {
 		if n := ordersFor("unapproved.example.com"); n != 0 {
 			t.Fatalf("%d order(s) placed for a denied request", n)
 		}
+		// cert-manager would retry the Certificate after its backoff: the
+		// scenario is over, so it goes.
+		cert := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unapproved"}}
+		if err := f.Client.Delete(ctx, cert); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
