@@ -69,6 +69,8 @@ func run() error {
 			opts.DNSNameservers = append(opts.DNSNameservers, strings.Split(v, ",")...)
 			return nil
 		})
+	kubeQPS := flag.Float64("kube-api-qps", 50, "requests per second to the Kubernetes API server")
+	kubeBurst := flag.Int("kube-api-burst", 100, "burst of requests to the Kubernetes API server")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	// Structured logs: JSON by default, levels with --zap-log-level
 	// (info, debug, or a number for more detail).
@@ -95,6 +97,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(*kubeQPS), *kubeBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         controllers.CacheOptions(os.Getenv(controllers.SecretNamespacesEnv), opts.ClusterResourceNamespace),

@@ -1,11 +1,18 @@
 package bench
 
 import (
+	"context"
 	"encoding/xml"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 func TestStatOf(t *testing.T) {
@@ -157,5 +164,41 @@ func TestReportAndSVG(t *testing.T) {
 	}
 	if n := strings.Count(string(svg), "<polyline"); n != 4 {
 		t.Errorf("%d lines, want 4", n)
+	}
+}
+
+func TestWaitFailsWhenNotReady(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := cmapi.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	pending := &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{Name: "c0001", Namespace: "ns"},
+		Status: cmapi.CertificateStatus{Conditions: []cmapi.CertificateCondition{
+			{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionFalse, Reason: "Issuing", Message: "waiting"},
+		}},
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pending).Build()
+	tr := &tracker{batches: map[string]*batch{}}
+	b := tr.newBatch("ns", 2)
+	now := time.Now()
+	tr.created(b, "c0000", now)
+	tr.created(b, "c0001", now)
+	ready := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "c0000", Namespace: "ns", Generation: 1},
+		Status: cmapi.CertificateStatus{Conditions: []cmapi.CertificateCondition{
+			{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue, ObservedGeneration: 1},
+		}}}
+	tr.observe(ready)
+	_, err := tr.wait(context.Background(), c, b, 50*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2") || !strings.Contains(err.Error(), "ns/c0001: Ready=False Issuing: waiting") {
+		t.Fatalf("wait: %v", err)
+	}
+
+	pending.Generation = 1
+	pending.Status.Conditions = ready.Status.Conditions
+	tr.observe(pending)
+	r, err := tr.wait(context.Background(), c, b, time.Second)
+	if err != nil || len(r.Latencies) != 2 {
+		t.Fatalf("wait: %v %+v", err, r)
 	}
 }

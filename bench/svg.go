@@ -35,7 +35,7 @@ func latencySVG(a *Throughput) []byte {
 	x := func(v float64) float64 { return left + v/maxX*pw }
 	y := func(f float64) float64 { return top + (1-f)*ph }
 
-	p(`<text x="%d" y="24" font-size="15" font-weight="bold">Time from Certificate created to Ready, %d Certificates at once (%d rounds each)</text>`+"\n", left, a.N, a.Rounds)
+	p(`<text x="%d" y="24" font-size="15" font-weight="bold">Time to Ready, %d Certificates created at once (%d rounds each)</text>`+"\n", left, a.N, a.Rounds)
 	// Grid and axes.
 	for f := 0.0; f <= 1.0001; f += 0.25 {
 		p(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", left, y(f), left+pw, y(f))
@@ -66,7 +66,8 @@ func latencySVG(a *Throughput) []byte {
 			}
 			p(`<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-opacity="0.8" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
 		}
-		ly := top + 16 + i*18
+		// The legend sits bottom right, where a CDF has no line.
+		ly := top + ph - 16 - (len(series)-1-i)*18
 		p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", left+pw-250, ly, left+pw-226, ly, s.color)
 		p(`<text x="%d" y="%d" dominant-baseline="middle">%s, p50 %ss</text>`+"\n", left+pw-220, ly, s.label, fmtNum(s.t.P50.Median))
 	}

@@ -32,7 +32,10 @@ import (
 // Messages of the Ready condition while the issuer waits.
 const (
 	msgWaitingForApproval = "waiting for approval"
-	msgDenied             = "The CertificateRequest was denied by an approval controller"
+	// approvalGrace is how long a request may wait for approval before its
+	// condition says so.
+	approvalGrace = 5 * time.Second
+	msgDenied     = "The CertificateRequest was denied by an approval controller"
 )
 
 // Event reasons the CertificateRequest reconciler emits (besides the
@@ -42,7 +45,6 @@ const (
 // distinct piece of news needs its own reason.
 const (
 	eventIssued            = "Issued"
-	eventNote              = "Notice"
 	eventIssuerNotReady    = "IssuerNotReady"
 	eventRetrying          = "Retrying"
 	eventOrderCancelled    = "OrderCancelled"
@@ -120,7 +122,14 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 		return r.deny(ctx, cr)
 	case !isApproved(cr):
 		// Never sign anything unapproved; the approval is an update that
-		// wakes this request again.
+		// wakes this request again. cert-manager's approver usually answers
+		// within milliseconds: only a request still unapproved after
+		// approvalGrace gets a "waiting for approval" condition, which
+		// saves a status write (and a conflict with the approval) per
+		// certificate.
+		if age := time.Since(cr.CreationTimestamp.Time); age < approvalGrace {
+			return ctrl.Result{RequeueAfter: approvalGrace - age}, nil
+		}
 		if err := r.setPending(ctx, cr, msgWaitingForApproval, "", ""); err != nil {
 			return r.requeueOnConflict(err)
 		}
@@ -230,8 +239,12 @@ func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.Cer
 	if len(res.CA) > 0 {
 		cr.Status.CA = res.CA
 	}
+	st := loadState(cr)
+	if res.State != nil {
+		st = *res.State
+	}
 	msg := "certificate issued"
-	if st := loadState(cr); st.OrderID != "" {
+	if st.OrderID != "" {
 		msg += " by CAS order " + st.OrderID
 	} else if st.InstanceID != "" {
 		msg += " on CAS instance " + st.InstanceID
@@ -245,18 +258,18 @@ func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.Cer
 	}
 	r.backoff.Forget(key)
 	observeIssued(cr, iss, time.Now())
-	r.event(cr, iss, "Normal", eventIssued, "Sign", msg)
+	// One Event for the issuance and its notes: one write per certificate.
+	note := msg
 	if len(res.Notes) > 0 {
-		// One Event for all notes: Events of the same reason about the same
-		// object are merged into a series that keeps only the first note.
-		r.event(cr, iss, "Normal", eventNote, "Sign", scrub(strings.Join(res.Notes, "; "), secrets))
+		note += "; " + scrub(strings.Join(res.Notes, "; "), secrets)
 	}
-	ctrl.LoggerFrom(ctx).Info("certificate issued", "orderID", loadState(cr).OrderID)
-	if len(loadState(cr).ValidationRecords) > 0 {
+	r.event(cr, iss, "Normal", eventIssued, "Sign", note)
+	ctrl.LoggerFrom(ctx).Info("certificate issued", "orderID", st.OrderID)
+	if len(st.ValidationRecords) > 0 {
 		// Records whose removal failed: the release retries it.
 		return r.release(ctx, cr)
 	}
-	return ctrl.Result{}, removeFinalizer(ctx, r.Client, cr)
+	return ctrl.Result{}, finishRequest(ctx, r.Client, cr, res.State)
 }
 
 // handleError sorts a failure into its class.

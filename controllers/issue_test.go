@@ -92,14 +92,15 @@ func TestIssue(t *testing.T) {
 			}
 		})
 	}
-	// The requested 90 days is not what the 365-day product gives: a Notice.
+	// The requested 90 days is not what the 365-day product gives: the
+	// Issued Event says so.
 	eventually(t, 5*time.Second, func() (bool, string) {
-		for _, e := range eventsFor(t, ns, "ecdsa-multi", "Notice") {
+		for _, e := range eventsFor(t, ns, "ecdsa-multi", "Issued") {
 			if strings.Contains(e.Note, "not honoured") {
 				return true, ""
 			}
 		}
-		return false, "no Notice event about the duration"
+		return false, "no Issued event about the duration"
 	})
 	st := sim.State()
 	if len(st.Orders) != len(cases) || st.Calls["CreateCertificateWithCsrRequest"] != len(cases) {
@@ -226,14 +227,22 @@ func TestRestartMidFlight(t *testing.T) {
 }
 
 // crashingSigner stands for a process that dies right after the create call
-// answered: the save of the order id never happens.
+// answered: the order id is never written (neither by its own save nor with
+// the certificate of an order issued at the first look).
 type crashingSigner struct {
 	signer.Signer
 	crash func()
 }
 
 func (s *crashingSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Result, error) {
-	return s.Signer.Sign(ctx, req, &crashingStore{StateStore: store, crash: s.crash})
+	res, err := s.Signer.Sign(ctx, req, &crashingStore{StateStore: store, crash: s.crash})
+	if err == nil && res.State != nil && res.State.OrderID != "" {
+		// Issued at the first look: the id would be written with the
+		// certificate, which the dying process never gets to.
+		s.crash()
+		return signer.Result{}, errors.New("process died")
+	}
+	return res, err
 }
 
 type crashingStore struct {

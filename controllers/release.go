@@ -59,6 +59,18 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the domain validation records were removed")
 			return r.unfinalize(ctx, cr)
 		}
+		if st.OrderID == "" && st.InstanceID != "" && (st.OrderedAt != nil || st.Creating != nil) {
+			// The DV API (2018-07-13) cannot cancel an order: the instance
+			// stays used.
+			log.Info("validation records removed; DV order not cancellable")
+			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the DV order on "+what+" cannot be cancelled: validation records removed; a DV instance cannot be returned")
+			return r.unfinalize(ctx, cr)
+		}
+		if st.OrderID == "" && st.InstanceID != "" {
+			log.Info("instance reservation released")
+			r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", "nothing was ordered on "+what+"; its reservation is released")
+			return r.unfinalize(ctx, cr)
+		}
 		log.Info("order cancelled")
 		r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", what+" cancelled; its quota is returned")
 		return r.unfinalize(ctx, cr)
@@ -72,6 +84,11 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	log.Info("giving up cancelling order", "error", msg)
+	if st.OrderID == "" && st.InstanceID != "" {
+		// A DV order is never cancelled; only its records were at stake.
+		r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", "the validation records of the DV order on "+what+" not removed: "+msg)
+		return r.unfinalize(ctx, cr)
+	}
 	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: "+msg)
 	return r.unfinalize(ctx, cr)
 }
@@ -88,7 +105,8 @@ func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi
 }
 
 // eventValidationRemoved: the validation records of an issued request were
-// removed after a failed first attempt.
+// removed after a failed first attempt, or those of a DV order, which
+// cannot be cancelled.
 const eventValidationRemoved = "ValidationRecordsRemoved"
 
 // releaseStart is when the request stopped needing its order.

@@ -62,7 +62,7 @@ const ReasonAmbientNotAllowed = "AmbientNotAllowed"
 // Defaults.
 const (
 	DefaultClusterResourceNamespace = "cert-manager"
-	DefaultMaxConcurrentReconciles  = 5
+	DefaultMaxConcurrentReconciles  = 10
 	DefaultHealthCheckInterval      = 10 * time.Minute
 	DefaultMinRetryDelay            = time.Second
 	DefaultMaxRetryDelay            = 5 * time.Minute

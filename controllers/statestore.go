@@ -130,10 +130,19 @@ func (s *requestStore) save(ctx context.Context, st signer.OrderState) error {
 
 // removeFinalizer drops the cancel-order finalizer by patch.
 func removeFinalizer(ctx context.Context, c client.Client, cr *cmapi.CertificateRequest) error {
-	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
+	return finishRequest(ctx, c, cr, nil)
+}
+
+// finishRequest removes the finalizer of an issued request and, in the same
+// patch, records order state the signer had not saved yet (st, may be nil).
+func finishRequest(ctx context.Context, c client.Client, cr *cmapi.CertificateRequest, st *signer.OrderState) error {
+	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) && st == nil {
 		return nil
 	}
 	before := cr.DeepCopy()
+	if st != nil {
+		storeState(cr, *st)
+	}
 	controllerutil.RemoveFinalizer(cr, v1alpha1.FinalizerCancelOrder)
 	if err := c.Patch(ctx, cr, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		*cr = *before

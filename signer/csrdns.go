@@ -47,3 +47,31 @@ func (s *csrSigner) removeRecords(ctx context.Context, st OrderState, store Stat
 	}
 	return notes
 }
+
+// The DV flow's use of the Alidns provider, as the CSR flow's above.
+
+// presentDNS is the CSR flow's presentDNS for a DV order.
+func (s *dvOrderSigner) presentDNS(ctx context.Context, v *Validation, st OrderState, store StateStore) (Result, error) {
+	_, pr, err := s.dns.present(ctx, v, st, store)
+	if err != nil {
+		return Result{}, err
+	}
+	reason, after := ReasonDomainVerify, s.pollAfter(st)
+	if pr.Reason != "" {
+		reason = pr.Reason
+	}
+	if pr.RetryAfter > 0 && pr.RetryAfter < after {
+		after = pr.RetryAfter
+	}
+	return Result{Pending: &Pending{
+		Reason:     reason,
+		Message:    fmt.Sprintf("%s (the DV order on CAS instance %s waits for domain validation of %s)", pr.Message, st.InstanceID, v.Domain),
+		RetryAfter: after,
+		Validation: v,
+	}}, nil
+}
+
+// removeRecords is the CSR flow's removeRecords.
+func (s *dvOrderSigner) removeRecords(ctx context.Context, st OrderState, store StateStore) []string {
+	return (&csrSigner{dns: s.dns}).removeRecords(ctx, st, store)
+}

@@ -91,11 +91,42 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Re
 		if err != nil {
 			return Result{}, err
 		}
+		if s.dns == nil {
+			return s.firstLook(ctx, req, csr, st, store)
+		}
+		if err := s.saveOrderID(ctx, st, store); err != nil {
+			return Result{}, err
+		}
 	}
 	return s.poll(ctx, req, csr, st, store)
 }
 
-// create places the order: intent first, then the call, then the id.
+// firstLook polls a new order whose id is not saved yet. An order issued at
+// once hands its state to the controller with the certificate; any other
+// outcome saves the id before it is returned.
+func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Result, error) {
+	res, err := s.poll(ctx, req, csr, st, store)
+	if err == nil && len(res.Chain) > 0 {
+		res.State = &st
+		return res, nil
+	}
+	if serr := s.saveOrderID(ctx, st, store); serr != nil {
+		return Result{}, serr
+	}
+	return res, err
+}
+
+func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateStore) error {
+	if err := store.Save(ctx, st); err != nil {
+		// The intent is still recorded: the next Sign finds the order by
+		// listing.
+		return Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS order %s: %w", st.OrderID, err))
+	}
+	return nil
+}
+
+// create places the order: intent first (saved), then the call; the
+// returned state holds the new id, not saved yet.
 func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, store StateStore) (OrderState, error) {
 	now := s.now().UTC()
 	st.Creating = &now
@@ -129,11 +160,8 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 	st.OrderID = strconv.FormatInt(id, 10)
 	st.Creating = nil
 	st.OrderedAt = &now
-	if err := store.Save(ctx, st); err != nil {
-		// The intent is still recorded: the next Sign finds the order by
-		// listing.
-		return st, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS order %d: %w", id, err))
-	}
+	// Saved by the caller: at once, or with the certificate when the first
+	// look finds it issued.
 	return st, nil
 }
 

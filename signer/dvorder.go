@@ -51,6 +51,8 @@ type dvOrderSigner struct {
 	client *aliyun.Client
 	now    func() time.Time
 	roots  *rootCache
+	// dns, when set, creates and removes DNS validation records in Alidns.
+	dns *alidnsProvider
 
 	// mu guards reserved: the instances this process handed to a request
 	// (instance id -> request name), so that two requests signed at the
@@ -81,7 +83,7 @@ func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore)
 		if err := store.Save(ctx, st); err != nil {
 			return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS instance %s of the adopted key: %w", st.InstanceID, err))
 		}
-		return s.poll(ctx, req, csr, st, nil)
+		return s.poll(ctx, req, csr, st, nil, store)
 	}
 	if st.InstanceID == "" {
 		return s.order(ctx, req, csr, st, store)
@@ -102,9 +104,9 @@ func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore)
 		if err != nil {
 			return Result{}, err
 		}
-		return s.interpret(ctx, req, csr, st, r)
+		return s.interpret(ctx, req, csr, st, r, store)
 	}
-	return s.poll(ctx, req, csr, st, nil)
+	return s.poll(ctx, req, csr, st, nil, store)
 }
 
 // check refuses locally, before anything is ordered, what the DV flow can
@@ -206,6 +208,19 @@ func (s *dvOrderSigner) unreserve(id, name string) {
 // certificate, records that the order exists, and looks at it once.
 // resumed says the instance was reserved by an earlier call.
 func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore, resumed bool) (Result, error) {
+	if s.dns != nil && s.cfg.ValidationMethod == "DNS" {
+		// Nothing is ordered for a name the account cannot validate: the
+		// instance is given back unused.
+		if err := s.dns.checkNames(ctx, csr.Names); err != nil {
+			failed := st.InstanceID
+			st.InstanceID, st.Creating = "", nil
+			if serr := store.Save(ctx, st); serr != nil {
+				return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("releasing CAS instance %s, as nothing can be ordered: %w", failed, serr))
+			}
+			s.unreserve(failed, req.Name)
+			return Result{}, err
+		}
+	}
 	now := s.now().UTC()
 	st.Creating = &now
 	if err := store.Save(ctx, st); err != nil {
@@ -241,7 +256,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 					if st, derr = s.adoptOrder(ctx, st, store); derr != nil {
 						return Result{}, derr
 					}
-					return s.interpret(ctx, req, csr, st, r)
+					return s.interpret(ctx, req, csr, st, r, store)
 				}
 			}
 			// Someone else ordered on it meanwhile: give it up (the
@@ -268,7 +283,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 		// The instance is recorded: the next Sign finds the order on it.
 		return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the DV order on CAS instance %s: %w", st.InstanceID, err))
 	}
-	return s.poll(ctx, req, csr, st, nil)
+	return s.poll(ctx, req, csr, st, nil, store)
 }
 
 // adoptOrder records that the reserved instance carries an order.
@@ -298,7 +313,7 @@ func (s *dvOrderSigner) describe(ctx context.Context, id string) (*aliyun.DVOrde
 }
 
 // poll looks at the order (r when already fetched) and interprets it.
-func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult) (Result, error) {
+func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Result, error) {
 	if r == nil {
 		var exists bool
 		var err error
@@ -310,13 +325,16 @@ func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, 
 			return Result{}, Permanent(ReasonBadOrderState, "CAS instance %s recorded for this request carries no DV order", st.InstanceID)
 		}
 	}
-	return s.interpret(ctx, req, csr, st, r)
+	return s.interpret(ctx, req, csr, st, r, store)
 }
 
-func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult) (Result, error) {
+func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Result, error) {
 	switch strings.ToLower(r.OrderStatus) {
 	case aliyun.DVStatusChecking:
 		v := dvValidation(r, csr)
+		if s.dns != nil && v.Method == "DNS" {
+			return s.presentDNS(ctx, v, st, store)
+		}
 		return Result{Pending: &Pending{
 			Reason:     ReasonDomainVerify,
 			Message:    fmt.Sprintf("%s (the DV order on CAS instance %s waits for domain validation)", v.Instruction(), st.InstanceID),
@@ -324,7 +342,11 @@ func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *Checked
 			Validation: v,
 		}}, nil
 	case aliyun.DVStatusIssued:
-		return s.issued(ctx, req, csr, st, r)
+		res, err := s.issued(ctx, req, csr, st, r)
+		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
+			res.Notes = append(res.Notes, s.removeRecords(ctx, st, store)...)
+		}
+		return res, err
 	case aliyun.DVStatusCheckedFail, aliyun.DVStatusCheckFail:
 		return Result{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for the DV order on CAS instance %s (status %s)", strings.Join(csr.Names, ", "), st.InstanceID, r.OrderStatus)
 	default:
@@ -551,10 +573,16 @@ func (s *dvOrderSigner) listInstances(ctx context.Context) ([]aliyun.OrderInstan
 	return all, nil
 }
 
-// Cancel has nothing to give back: CAS 2018-07-13 cannot cancel a DV order
-// and an instance, once ordered on, stays used. A reservation on which no
-// order was placed is simply forgotten.
+// Cancel removes the request's DNS validation records; there is no order to
+// give back: CAS 2018-07-13 cannot cancel a DV order and an instance, once
+// ordered on, stays used. A reservation on which no order was placed is
+// simply forgotten.
 func (s *dvOrderSigner) Cancel(ctx context.Context, st OrderState) error {
+	if s.dns != nil && len(st.ValidationRecords) > 0 {
+		if _, _, err := s.dns.cleanUp(ctx, st); err != nil {
+			return err
+		}
+	}
 	if st.InstanceID == "" || st.OrderedAt != nil {
 		return nil
 	}

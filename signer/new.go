@@ -41,7 +41,9 @@ func New(cfg Config) (Signer, error) {
 	}
 	switch cfg.OrderAPI {
 	case OrderAPIDVOrder:
-		return newDVOrderSigner(cfg, client), nil
+		s := newDVOrderSigner(cfg, client)
+		s.dns = dns
+		return s, nil
 	default:
 		s := newCSRSigner(cfg, client)
 		s.dns = dns

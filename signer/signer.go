@@ -91,6 +91,12 @@ type Result struct {
 	// Notes are facts worth an Event (e.g. "CAS issued until 2027-02-26;
 	// the requested duration 2160h is not honoured by CAS").
 	Notes []string
+	// State, when set with a certificate, is order state not saved yet
+	// (an order that was issued on its first look): the controller records
+	// it together with the request's last write. Saving it separately
+	// would cost one more API-server write per certificate, and until the
+	// request is Ready the Creating mark already covers a crash.
+	State *OrderState
 }
 
 // Pending says what the order waits for and when to look again.

@@ -115,6 +115,13 @@ func drive(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, 
 		req.State = store.get()
 		res, err := sg.Sign(ctx, req, store)
 		if err == nil && res.Pending == nil {
+			if res.State != nil {
+				// What the controller does: state handed back with the
+				// certificate is written with it.
+				if serr := store.Save(ctx, *res.State); serr != nil {
+					return res, serr
+				}
+			}
 			return res, nil
 		}
 		if err != nil {
