@@ -28,7 +28,9 @@ func TestLeaderElection(t *testing.T) {
 			t.Fatalf("restoring the suite's issuer: %v", err)
 		}
 	}()
-	elect := []string{"--leader-elect", "--leader-election-namespace=" + framework.ClusterResourceNamespace}
+	// The lease lives where the chart's RBAC allows it: the controller's
+	// own namespace.
+	elect := []string{"--leader-elect", "--leader-election-namespace=" + framework.ChartNamespace}
 	a, err := f.LaunchIssuer(ctx, elect...)
 	if err != nil {
 		t.Fatal(err)

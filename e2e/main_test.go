@@ -44,6 +44,10 @@ func TestMain(m *testing.M) {
 		},
 		// cert-manager retries a failed request after an hour by default.
 		CertManager: framework.CertManagerOptions{MinimumBackoff: 5 * time.Second},
+		// The issuer binary runs with exactly the permissions the Helm chart
+		// grants, opted in where these scenarios need it (issuers in any
+		// namespace, DV key adoption): every scenario proves the RBAC.
+		ChartRBAC: []string{"rbac.secretsClusterWide=true", "rbac.keyAdoption.enabled=true"},
 	})
 	cancel()
 	if err != nil {

@@ -262,7 +262,7 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	case aliyun.StateDomainVerify:
 		v := validationFor(cs, csr)
 		if s.dns != nil && v.Method == "DNS" {
-			return s.presentDNS(ctx, v, id, st, store)
+			return s.dns.presentDNS(ctx, v, st, store, fmt.Sprintf("CAS order %d", id), s.pollAfter(st))
 		}
 		return Result{Pending: &Pending{
 			Reason:     ReasonDomainVerify,
@@ -279,7 +279,7 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	case aliyun.StateCertificate:
 		res, err := s.issued(ctx, req, csr, id, cs)
 		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
-			res.Notes = append(res.Notes, s.removeRecords(ctx, st, store)...)
+			res.Notes = append(res.Notes, s.dns.removeRecords(ctx, st, store)...)
 		}
 		return res, err
 	case aliyun.StateVerifyFail:

@@ -333,7 +333,7 @@ func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *Checked
 	case aliyun.DVStatusChecking:
 		v := dvValidation(r, csr)
 		if s.dns != nil && v.Method == "DNS" {
-			return s.presentDNS(ctx, v, st, store)
+			return s.dns.presentDNS(ctx, v, st, store, "the DV order on CAS instance "+st.InstanceID, s.pollAfter(st))
 		}
 		return Result{Pending: &Pending{
 			Reason:     ReasonDomainVerify,
@@ -344,7 +344,7 @@ func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *Checked
 	case aliyun.DVStatusIssued:
 		res, err := s.issued(ctx, req, csr, st, r)
 		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
-			res.Notes = append(res.Notes, s.removeRecords(ctx, st, store)...)
+			res.Notes = append(res.Notes, s.dns.removeRecords(ctx, st, store)...)
 		}
 		return res, err
 	case aliyun.DVStatusCheckedFail, aliyun.DVStatusCheckFail:

@@ -44,6 +44,9 @@ type Options struct {
 	IssuerArgs []string
 	// NoIssuer leaves the issuer process to the caller (StartIssuer).
 	NoIssuer bool
+	// ChartRBAC runs the issuer as the Helm chart's ServiceAccount, with
+	// the chart's RBAC rendered with these values (nil: as cluster admin).
+	ChartRBAC []string
 }
 
 // The simulator's default AccessKey pair: test data, not a secret.
@@ -68,6 +71,11 @@ type Framework struct {
 	IssuerArgs []string
 	// ProbeAddr and MetricsAddr are the issuer's listeners.
 	ProbeAddr, MetricsAddr string
+	// IssuerKubeconfig is what the issuer process uses: the admin's, or
+	// one acting as the chart's ServiceAccount.
+	IssuerKubeconfig string
+	// IssuerEnv is extra environment for the issuer process.
+	IssuerEnv []string
 
 	ownsWorkDir bool
 }
@@ -106,6 +114,14 @@ func Start(ctx context.Context, opts Options) (f *Framework, err error) {
 	}
 	if err := f.EnsureNamespace(ctx, ClusterResourceNamespace); err != nil {
 		return nil, err
+	}
+	f.IssuerKubeconfig = f.Kubeconfig
+	if opts.ChartRBAC != nil {
+		if f.IssuerKubeconfig, err = f.installChartRBAC(ctx, opts.ChartRBAC); err != nil {
+			return nil, err
+		}
+		// As the chart's Deployment sets it for rbac.secretsClusterWide.
+		f.IssuerEnv = append(f.IssuerEnv, "ALIYUN_CAS_ISSUER_SECRET_NAMESPACES=*")
 	}
 
 	simCfg := opts.Sim
@@ -169,7 +185,7 @@ func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*Iss
 		return nil, err
 	}
 	args := append([]string{
-		"--kubeconfig=" + f.Kubeconfig,
+		"--kubeconfig=" + f.IssuerKubeconfig,
 		"--cluster-resource-namespace=" + ClusterResourceNamespace,
 		"--health-probe-bind-address=" + probe,
 		"--metrics-bind-address=" + metrics,
@@ -181,7 +197,8 @@ func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*Iss
 	}
 	// Ambient credentials must never reach for the ECS metadata service
 	// from a test machine.
-	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, []string{"ALIBABA_CLOUD_ECS_METADATA_DISABLED=true"}, log)
+	env := append([]string{"ALIBABA_CLOUD_ECS_METADATA_DISABLED=true"}, f.IssuerEnv...)
+	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, env, log)
 	if err != nil {
 		return nil, err
 	}
