@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,14 +77,20 @@ func TestIssue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cr := waitIssued(t, keyOf(ns, tc.name))
 			verifyIssued(t, sim, cr, tc.key, tc.names)
-			if cr.Annotations[v1alpha1.AnnotationOrderID] == "" {
-				t.Errorf("no order id annotation: %v", cr.Annotations)
-			}
-			if _, ok := cr.Annotations[v1alpha1.AnnotationCreating]; ok {
-				t.Errorf("creating mark left after the order id was recorded")
-			}
+			// The order id of an order issued at its first look is written
+			// with the finalizer's removal, just after the certificate.
 			eventually(t, 5*time.Second, func() (bool, string) {
-				return !controllerutil.ContainsFinalizer(getCR(t, keyOf(ns, tc.name)), v1alpha1.FinalizerCancelOrder), "finalizer left on an issued request"
+				cr := getCR(t, keyOf(ns, tc.name))
+				if controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
+					return false, "finalizer left on an issued request"
+				}
+				if cr.Annotations[v1alpha1.AnnotationOrderID] == "" {
+					return false, fmt.Sprintf("no order id annotation: %v", cr.Annotations)
+				}
+				if _, ok := cr.Annotations[v1alpha1.AnnotationCreating]; ok {
+					return false, "creating mark left after the order id was recorded"
+				}
+				return true, ""
 			})
 			if len(eventsFor(t, ns, tc.name, "Issued")) == 0 {
 				eventually(t, 5*time.Second, func() (bool, string) {
