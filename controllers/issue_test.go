@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,16 +187,9 @@ func TestRestartMidFlight(t *testing.T) {
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
 	ref := createIssuer(t, ns, "restart", issuerSpec(url, "digicert-free-1-free"))
 
-	crashed := make(chan struct{})
-	var once sync.Once
-	opts := testOptions()
-	opts.NewSigner = func(cfg signer.Config) (signer.Signer, error) {
-		s, err := signer.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &crashingSigner{Signer: s, crash: func() { once.Do(func() { close(crashed) }) }}, nil
-	}
+	opts, crashed := crashOnce(func(s signer.Signer, crash func()) signer.Signer {
+		return &crashingSigner{Signer: s, crash: crash}
+	})
 	m1 := startManager(t, opts)
 	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
 	names := []string{"restart.example.com"}

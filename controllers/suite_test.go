@@ -44,6 +44,7 @@ import (
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testenv"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 const (
@@ -603,4 +604,21 @@ func consistently(t *testing.T, d time.Duration, f func() (bool, string)) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// crashOnce gives test options whose signers are wrapped by wrap, and a
+// channel closed the first time a wrapped signer calls its crash func (the
+// moment the test stops the manager, as a dying process would).
+func crashOnce(wrap func(s signer.Signer, crash func()) signer.Signer) (controllers.Options, <-chan struct{}) {
+	crashed := make(chan struct{})
+	var once sync.Once
+	opts := testOptions()
+	opts.NewSigner = func(cfg signer.Config) (signer.Signer, error) {
+		s, err := signer.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(s, func() { once.Do(func() { close(crashed) }) }), nil
+	}
+	return opts, crashed
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,16 +119,9 @@ func TestAlidnsCrashAfterRecordCreation(t *testing.T) {
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
 	ref := createIssuer(t, ns, "alidns", alidnsIssuerSpec(sim, url))
 
-	crashed := make(chan struct{})
-	var once sync.Once
-	opts := testOptions()
-	opts.NewSigner = func(cfg signer.Config) (signer.Signer, error) {
-		s, err := signer.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &recordCrashSigner{Signer: s, crash: func() { once.Do(func() { close(crashed) }) }}, nil
-	}
+	opts, crashed := crashOnce(func(s signer.Signer, crash func()) signer.Signer {
+		return &recordCrashSigner{Signer: s, crash: crash}
+	})
 	m1 := startManager(t, opts)
 	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
 	createCR(t, ns, "crash", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "crash.example.com", dns: []string{"crash.example.com"}}))
