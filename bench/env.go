@@ -251,12 +251,9 @@ func (e *env) aliyunIssuer(ctx context.Context, name string, pollInterval time.D
 	if err := e.create(ctx, iss); err != nil {
 		return cmmeta.IssuerReference{}, err
 	}
-	err := e.poll(ctx, time.Minute, "AliyunCASClusterIssuer "+name+" Ready", func(ctx context.Context) (bool, error) {
-		if err := e.client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
-			return false, err
-		}
-		return v1alpha1.IsReady(iss), nil
-	})
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := e.f.WaitIssuerReady(wctx, iss)
 	return cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.ClusterIssuerKind, Name: name}, err
 }
 

@@ -341,23 +341,6 @@ func TestRBACInAPIServer(t *testing.T) {
 	})
 }
 
-// secretCacheOptions is the cache restriction the manager needs for the
-// chart's RBAC: Secrets (their metadata, which the issuer controllers
-// watch) are cached only in the namespaces of ALIYUN_CAS_ISSUER_SECRET_NAMESPACES;
-// "*" caches them everywhere (rbac.secretsClusterWide).
-func secretCacheOptions(value string) cache.Options {
-	if value == "*" || value == "" {
-		return cache.Options{}
-	}
-	nss := map[string]cache.Config{}
-	for ns := range strings.SplitSeq(value, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			nss[ns] = cache.Config{}
-		}
-	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: nss}}}
-}
-
 // logLines is a logger that keeps every line.
 type logLines struct {
 	mu    sync.Mutex
@@ -495,7 +478,7 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 	cr := newRequest(t, sarTeamNS, ci.Name)
 
 	logs := &logLines{}
-	stop := startManager(t, sa, secretCacheOptions(secretNamespaces), true, logs)
+	stop := startManager(t, sa, controllers.CacheOptions(secretNamespaces, certManager), true, logs)
 	defer func() {
 		if t.Failed() {
 			lines := logs.matching("")

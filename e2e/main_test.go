@@ -14,7 +14,6 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
@@ -144,28 +143,10 @@ func namespacedIssuer(t *testing.T, ctx context.Context, ns, name, product strin
 	return cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: "AliyunCASIssuer", Name: name}
 }
 
-func waitIssuerReady(t *testing.T, ctx context.Context, obj client.Object) {
+func waitIssuerReady(t *testing.T, ctx context.Context, iss v1alpha1.GenericIssuer) {
 	t.Helper()
-	err := framework.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		if err := f.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return false, err.Error(), nil
-		}
-		var conds []metav1.Condition
-		switch o := obj.(type) {
-		case *v1alpha1.AliyunCASIssuer:
-			conds = o.Status.Conditions
-		case *v1alpha1.AliyunCASClusterIssuer:
-			conds = o.Status.Conditions
-		}
-		for _, c := range conds {
-			if c.Type == "Ready" {
-				return c.Status == metav1.ConditionTrue, c.Reason + ": " + c.Message, nil
-			}
-		}
-		return false, "no Ready condition", nil
-	})
-	if err != nil {
-		t.Fatalf("issuer %s not Ready: %v", obj.GetName(), err)
+	if err := f.WaitIssuerReady(ctx, iss); err != nil {
+		t.Fatal(err)
 	}
 }
 

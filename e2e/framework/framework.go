@@ -78,6 +78,7 @@ type Framework struct {
 	IssuerEnv []string
 
 	ownsWorkDir bool
+	issuerLog   *os.File
 }
 
 // Start brings the whole system up. On error, whatever was started is
@@ -191,14 +192,16 @@ func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*Iss
 		"--metrics-bind-address=" + metrics,
 	}, f.IssuerArgs...)
 	args = append(args, extraArgs...)
-	log, err := os.OpenFile(filepath.Join(f.WorkDir, "issuer.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, err
+	// Every issuer process of the framework appends to one log file.
+	if f.issuerLog == nil {
+		if f.issuerLog, err = os.OpenFile(filepath.Join(f.WorkDir, "issuer.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	// Ambient credentials must never reach for the ECS metadata service
 	// from a test machine.
 	env := append([]string{"ALIBABA_CLOUD_ECS_METADATA_DISABLED=true"}, f.IssuerEnv...)
-	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, env, log)
+	p, err := StartProcess("aliyun-cas-issuer", f.IssuerBinary, args, env, f.issuerLog)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +253,9 @@ func (f *Framework) Stop() error {
 	}
 	if f.Sim != nil {
 		_ = f.Sim.Close()
+	}
+	if f.issuerLog != nil {
+		_ = f.issuerLog.Close()
 	}
 	if f.Env != nil {
 		if err := f.Env.Stop(); err != nil {

@@ -9,6 +9,8 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 )
 
 // Poll calls cond every interval until it returns true, an error, or ctx
@@ -67,4 +69,22 @@ func (f *Framework) WaitCertificateReady(ctx context.Context, namespace, name st
 		return nil, nil, err
 	}
 	return &cert, &sec, nil
+}
+
+// WaitIssuerReady waits until an AliyunCASIssuer or AliyunCASClusterIssuer is
+// Ready for its current generation (iss is refreshed in place).
+func (f *Framework) WaitIssuerReady(ctx context.Context, iss v1alpha1.GenericIssuer) error {
+	err := Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		if err := f.Client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
+			return false, err.Error(), nil
+		}
+		if c := v1alpha1.ReadyCondition(iss); c != nil {
+			return v1alpha1.IsReady(iss), c.Reason + ": " + c.Message, nil
+		}
+		return false, "no Ready condition yet", nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s not Ready: %w", iss.KindName(), iss.GetName(), err)
+	}
+	return nil
 }

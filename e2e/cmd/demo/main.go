@@ -18,7 +18,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
@@ -79,7 +78,7 @@ func run(ctx context.Context, timeout time.Duration, keep bool) (err error) {
 	}
 
 	p.step("waiting for AliyunCASClusterIssuer aliyun-cas to be Ready (a DescribePackageState call)")
-	if err := waitIssuerReady(ctx, f, "aliyun-cas"); err != nil {
+	if err := f.WaitIssuerReady(ctx, &v1alpha1.AliyunCASClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "aliyun-cas"}}); err != nil {
 		return err
 	}
 	p.step("issuer Ready")
@@ -130,19 +129,4 @@ func pointAtSimulator(o *unstructured.Unstructured, simURL string) {
 		}
 		_ = unstructured.SetNestedStringMap(o.Object, data, "stringData")
 	}
-}
-
-func waitIssuerReady(ctx context.Context, f *framework.Framework, name string) error {
-	return framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		var iss v1alpha1.AliyunCASClusterIssuer
-		if err := f.Client.Get(ctx, client.ObjectKey{Name: name}, &iss); err != nil {
-			return false, err.Error(), nil
-		}
-		for _, c := range iss.Status.Conditions {
-			if c.Type == "Ready" {
-				return c.Status == metav1.ConditionTrue, c.Reason + ": " + c.Message, nil
-			}
-		}
-		return false, "no Ready condition yet", nil
-	})
 }
