@@ -51,7 +51,7 @@ type Options struct {
 
 // The simulator's default AccessKey pair: test data, not a secret.
 const (
-	SimAccessKeyID     = "LTAIe2eSandboxKey"
+	SimAccessKeyID     = "sandbox-access-key-id"
 	SimAccessKeySecret = "e2e-sandbox-secret-not-real"
 )
 
