@@ -52,6 +52,14 @@ lint: vet ## gofmt check, go vet and staticcheck.
 build: ## Build bin/aliyun-cas-issuer (static, as in the Dockerfile).
 	@$(BUILD) issuer
 
+.PHONY: image
+image: ## OCI image of the issuer (linux/amd64, linux/arm64) and its SBOM in bin/image, without Docker.
+	@$(BUILD) issuer-linux-amd64 issuer-linux-arm64
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) go run ./hack/image -out $(BIN)/image \
+		-binary linux/amd64=$(BIN)/linux-amd64/aliyun-cas-issuer \
+		-binary linux/arm64=$(BIN)/linux-arm64/aliyun-cas-issuer \
+		-build-arg VERSION=$(VERSION) -build-arg REVISION=$$(git rev-parse HEAD)
+
 .PHONY: test
 test: ## Unit, control-plane integration and end-to-end tests (real kube-apiserver + etcd).
 	@# kubectl renders the kustomize overlays and helm the chart in deploy/ tests.
