@@ -144,6 +144,10 @@ metrics:
     interval: 1m
     scrapeTimeout: 20s
     labels: {release: prometheus}
+  dashboard:
+    enabled: true
+    labels: {grafana_dashboard: "1", team: pki}
+    annotations: {grafana_folder: PKI}
 healthProbe:
   port: 9091
 livenessProbe:
@@ -478,6 +482,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"replicas without leader election", "leaderElection: {enabled: false}\n", []string{"leaderElection.enabled"}},
 		{"both PDB bounds", "podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}\n", []string{"not both"}},
 		{"ServiceMonitor without metrics", "metrics: {enabled: false, serviceMonitor: {enabled: true}}\n", []string{"metrics.enabled"}},
+		{"dashboard without metrics", "metrics: {enabled: false, dashboard: {enabled: true}}\n", []string{"metrics.enabled"}},
 		{"no ServiceAccount name", "serviceAccount: {create: false}\n", []string{"serviceAccount.name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
