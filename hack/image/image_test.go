@@ -242,6 +242,9 @@ func TestImage(t *testing.T) {
 	names := map[string]bool{}
 	for _, pkg := range doc.Packages {
 		names[pkg.Name] = true
+		if pkg.Name == "github.com/aliyun-cas-issuer/aliyun-cas-issuer" && pkg.VersionInfo != testVersion {
+			t.Errorf("SBOM: the main module's version is %q, want %s", pkg.VersionInfo, testVersion)
+		}
 	}
 	for _, want := range []string{"github.com/aliyun-cas-issuer/aliyun-cas-issuer", "github.com/aliyun/alibaba-cloud-sdk-go", "sigs.k8s.io/controller-runtime", "stdlib"} {
 		if !names[want] {

@@ -116,7 +116,7 @@ func run(args []string) error {
 	if err := writeTarball(filepath.Join(*out, tarballName), files, created); err != nil {
 		return err
 	}
-	doc, err := sbom(binaries[img.Platforms[0]], *name, img.Index.Digest, created)
+	doc, err := sbom(binaries[img.Platforms[0]], buildArgs["VERSION"], *name, img.Index.Digest, created)
 	if err != nil {
 		return err
 	}

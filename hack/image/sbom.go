@@ -51,9 +51,11 @@ type spdxRelationship struct {
 
 var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]`)
 
-// sbom describes the binary's modules, as `go version -m` lists them. The
-// namespace names the image digest, so it is as reproducible as the image.
-func sbom(binary, imageName, imageDigest string, created time.Time) ([]byte, error) {
+// sbom describes the binary's modules, as `go version -m` lists them; the
+// main module, which Go records as "(devel)" outside a module download,
+// takes version. The namespace names the image digest, so it is as
+// reproducible as the image.
+func sbom(binary, version, imageName, imageDigest string, created time.Time) ([]byte, error) {
 	info, err := buildinfo.ReadFile(binary)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", binary, err)
@@ -74,7 +76,11 @@ func sbom(binary, imageName, imageDigest string, created time.Time) ([]byte, err
 		}
 		return p
 	}
-	main := pkg(info.Main.Path, info.Main.Version, "")
+	mainVersion := info.Main.Version
+	if mainVersion == "(devel)" && version != "" {
+		mainVersion = version
+	}
+	main := pkg(info.Main.Path, mainVersion, "")
 	doc := spdxDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT",
 		Name:              imageName,
