@@ -71,7 +71,8 @@ test: ## Unit, control-plane integration and end-to-end tests (real kube-apiserv
 
 .PHONY: e2e
 e2e: ## End-to-end scenarios with the real cert-manager controllers (also part of make test).
-	@$(BUILD) kube-apiserver etcd
+	@# helm renders the chart's RBAC the issuer runs with in some scenarios.
+	@$(BUILD) kube-apiserver etcd helm
 	go test -count=1 -v ./e2e/
 
 .PHONY: demo
