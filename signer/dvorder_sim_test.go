@@ -302,42 +302,80 @@ func TestSimDVCheckedFail(t *testing.T) {
 }
 
 // TestSimDVPollsAtValidationDelay measures the DescribeDVOrderResult calls
-// one certificate costs when the CA takes 60 s (simulated) to validate.
+// one certificate costs when the CA takes 60 s to validate, at the default
+// 30 s first poll backing off to 10 min. The simulator and the signer share
+// one clock, moved by each RetryAfter instead of waiting it.
 func TestSimDVPollsAtValidationDelay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for a scaled validation delay")
+	clk := newMovingClock()
+	sim, url := startSim(t, aliyunsim.Config{DVInstances: 1, ValidationDelay: time.Minute, Now: clk.Now})
+	cfg := dvSimConfig(url)
+	cfg.PollInterval, cfg.MaxPollInterval = 30*time.Second, 10*time.Minute
+	sg, err := signer.NewWithClock(cfg, clk.Now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Scaled down 100x: 600 ms validation delay, 300 ms first poll (the
-	// default 30 s poll interval scaled alike), 6 s maximum.
-	sim, sg := newDVSim(t, aliyunsim.Config{DVInstances: 1, ValidationDelay: 600 * time.Millisecond}, func(c *signer.Config) {
-		c.PollInterval = 300 * time.Millisecond
-		c.MaxPollInterval = 6 * time.Second
-	})
 	store := &memStore{}
 	req := signer.Request{Name: "ns/p", CSRPEM: csrFor(t, rsaKey(t), "p.example.com"), NextPrivateKeySecret: "k"}
-	ctx := context.Background()
-	var res signer.Result
-	for {
+	res := signMovingClock(t, sg, req, store, clk)
+	key := parseKey(t, res.AdoptKeyPEM)
+	repl := &memStore{}
+	req2 := signer.Request{Name: "ns/p2", CSRPEM: csrFor(t, key, "p.example.com"), NextPrivateKeySecret: "k", AdoptedInstanceID: res.AdoptInstanceID}
+	if res := signMovingClock(t, sg, req2, repl, clk); res.Chain == nil {
+		t.Fatalf("%+v", res)
+	}
+	n := sim.State().Calls["DescribeDVOrderResult"]
+	t.Logf("DescribeDVOrderResult calls for one certificate at a 60 s validation delay: %d (%s on the clock)", n, clk.Since())
+	if n > 5 {
+		t.Fatalf("%d DescribeDVOrderResult calls for one certificate", n)
+	}
+}
+
+// movingClock is a clock a test moves, from the real time it was made at
+// (the simulator refuses requests signed 15 minutes away from its clock).
+type movingClock struct {
+	mu       sync.Mutex
+	start, t time.Time
+}
+
+func newMovingClock() *movingClock {
+	now := time.Now()
+	return &movingClock{start: now, t: now}
+}
+
+func (c *movingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *movingClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Since is how far the clock was moved.
+func (c *movingClock) Since() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t.Sub(c.start)
+}
+
+// signMovingClock calls Sign as the controller would until the request is
+// no longer pending, moving clk by each RetryAfter instead of waiting it.
+func signMovingClock(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, clk *movingClock) signer.Result {
+	t.Helper()
+	for range 100 {
 		req.State = store.get()
-		var err error
-		res, err = sg.Sign(ctx, req, store)
+		res, err := sg.Sign(context.Background(), req, store)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Pending == nil {
-			break
+			return res
 		}
-		time.Sleep(res.Pending.RetryAfter)
+		clk.Advance(res.Pending.RetryAfter)
 	}
-	key := parseKey(t, res.AdoptKeyPEM)
-	repl := &memStore{}
-	req2 := signer.Request{Name: "ns/p2", CSRPEM: csrFor(t, key, "p.example.com"), NextPrivateKeySecret: "k", AdoptedInstanceID: res.AdoptInstanceID}
-	if res, err := driveDV(t, sg, req2, repl, repl.get, 10*time.Second); err != nil || res.Chain == nil {
-		t.Fatalf("%+v %v", res, err)
-	}
-	n := sim.State().Calls["DescribeDVOrderResult"]
-	t.Logf("DescribeDVOrderResult calls for one certificate at a 60 s (scaled) validation delay: %d", n)
-	if n > 5 {
-		t.Fatalf("%d DescribeDVOrderResult calls for one certificate", n)
-	}
+	t.Fatal("still pending after 100 calls")
+	return signer.Result{}
 }
