@@ -306,7 +306,7 @@ func TestSimDVCheckedFail(t *testing.T) {
 // 30 s first poll backing off to 10 min. The simulator and the signer share
 // one clock, moved by each RetryAfter instead of waiting it.
 func TestSimDVPollsAtValidationDelay(t *testing.T) {
-	clk := newMovingClock()
+	clk := aliyunsim.NewClock(time.Now())
 	sim, url := startSim(t, aliyunsim.Config{DVInstances: 1, ValidationDelay: time.Minute, Now: clk.Now})
 	cfg := dvSimConfig(url)
 	cfg.PollInterval, cfg.MaxPollInterval = 30*time.Second, 10*time.Minute
@@ -324,46 +324,15 @@ func TestSimDVPollsAtValidationDelay(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	n := sim.State().Calls["DescribeDVOrderResult"]
-	t.Logf("DescribeDVOrderResult calls for one certificate at a 60 s validation delay: %d (%s on the clock)", n, clk.Since())
+	t.Logf("DescribeDVOrderResult calls for one certificate at a 60 s validation delay: %d (%s on the clock)", n, clk.Moved())
 	if n > 5 {
 		t.Fatalf("%d DescribeDVOrderResult calls for one certificate", n)
 	}
 }
 
-// movingClock is a clock a test moves, from the real time it was made at
-// (the simulator refuses requests signed 15 minutes away from its clock).
-type movingClock struct {
-	mu       sync.Mutex
-	start, t time.Time
-}
-
-func newMovingClock() *movingClock {
-	now := time.Now()
-	return &movingClock{start: now, t: now}
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movingClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Since is how far the clock was moved.
-func (c *movingClock) Since() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t.Sub(c.start)
-}
-
 // signMovingClock calls Sign as the controller would until the request is
 // no longer pending, moving clk by each RetryAfter instead of waiting it.
-func signMovingClock(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, clk *movingClock) signer.Result {
+func signMovingClock(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, clk *aliyunsim.Clock) signer.Result {
 	t.Helper()
 	for range 100 {
 		req.State = store.get()
