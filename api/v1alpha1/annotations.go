@@ -16,11 +16,20 @@ const (
 	// made whose answer is not yet recorded; with no order id next to it, the
 	// order is looked up rather than created again.
 	AnnotationCreating = AnnotationPrefix + "creating"
-	// AnnotationOrderState is the whole order state as JSON (including what
-	// has no annotation of its own, such as when the order was placed and
-	// the validation records to clean up). The three annotations above win
-	// over it for the fields they hold.
+	// AnnotationOrderState is, as JSON, the part of the order state that
+	// has no annotation of its own: when the order was placed and the
+	// validation records to clean up. Every field of the state lives in
+	// exactly one annotation.
 	AnnotationOrderState = AnnotationPrefix + "order-state"
+
+	// AnnotationStateMAC authenticates the order state annotations above:
+	// a MAC the controller computes with a key of its own over the
+	// request's UID, name and state. State without a valid MAC for the very
+	// request carrying it is ignored.
+	AnnotationStateMAC = AnnotationPrefix + "state-mac"
+	// AnnotationAdoptedKeyMAC authenticates, on a next-private-key Secret,
+	// the instance-id annotation recorded next to an adopted key.
+	AnnotationAdoptedKeyMAC = AnnotationPrefix + "adopted-key-mac"
 
 	// FinalizerCancelOrder keeps a CertificateRequest with a pending remote
 	// order until the order is cancelled (so its quota comes back) or done.
