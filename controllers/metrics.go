@@ -88,7 +88,7 @@ var pendingSet = struct {
 	byUID map[types.UID]string
 }{byUID: map[types.UID]string{}}
 
-func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
+func countPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	api := orderAPI(iss)
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
@@ -98,7 +98,7 @@ func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	}
 }
 
-func unmarkPending(cr *cmapi.CertificateRequest) {
+func uncountPending(cr *cmapi.CertificateRequest) {
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
 	if api, ok := pendingSet.byUID[cr.UID]; ok {
@@ -108,7 +108,7 @@ func unmarkPending(cr *cmapi.CertificateRequest) {
 }
 
 func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now time.Time) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	api := orderAPI(iss)
 	ordersIssued.WithLabelValues(api).Inc()
 	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
@@ -117,7 +117,7 @@ func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now
 }
 
 func observeFailed(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, reason string) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	ordersFailed.WithLabelValues(orderAPI(iss), reason).Inc()
 }
 

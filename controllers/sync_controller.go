@@ -215,7 +215,7 @@ func (r *SyncReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 
 // recordUpload makes u the current upload; the one it replaces waits
 // retainPrevious before it is deleted.
-func (r *SyncReconciler) recordUpload(s *v1alpha1.AliyunCASCertificateSync, u signer.Upload, cert *signer.Certificate, api, region string, now time.Time) {
+func (r *SyncReconciler) recordUpload(s *v1alpha1.AliyunCASCertificateSync, u signer.Upload, cert *signer.CheckedCertificate, api, region string, now time.Time) {
 	st := &s.Status
 	if st.CertID != "" && st.CertID != u.CertID {
 		retain := DefaultRetainPrevious

@@ -25,7 +25,7 @@ const (
 // cache: the controller may only get it) and checks its certificate and key.
 // Problems with the Secret are PermanentErrors with a reason; the key is
 // never part of a message.
-func (r *SyncReconciler) readSyncSecret(ctx context.Context, s *v1alpha1.AliyunCASCertificateSync, now time.Time) (*signer.Certificate, error) {
+func (r *SyncReconciler) readSyncSecret(ctx context.Context, s *v1alpha1.AliyunCASCertificateSync, now time.Time) (*signer.CheckedCertificate, error) {
 	sec := &corev1.Secret{}
 	key := types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.SecretName}
 	if err := r.APIReader.Get(ctx, key, sec); err != nil {

@@ -47,7 +47,7 @@ type Uploader interface {
 	// only when no such upload exists: the create has no idempotency
 	// token, so a lost answer is found by name on the next call instead of
 	// uploading again.
-	Ensure(ctx context.Context, name string, cert *Certificate, tags map[string]string) (Upload, error)
+	Ensure(ctx context.Context, name string, cert *CheckedCertificate, tags map[string]string) (Upload, error)
 	// Exists reports whether certID is still in the account.
 	Exists(ctx context.Context, api, certID string) (bool, error)
 	// Delete deletes certID; one that is gone already is no error.
@@ -75,15 +75,7 @@ func NewUploader(cfg Config, api string) (Uploader, error) {
 	if err := cfg.Credentials.Validate(); err != nil {
 		return nil, Issuer(ReasonInvalidConfig, err)
 	}
-	client, err := aliyun.New(aliyun.Options{
-		Endpoint:    cfg.Endpoint,
-		Credentials: cfg.Credentials,
-		Timeout:     cfg.Timeout,
-		RateLimit:   cfg.RateLimit,
-		Burst:       cfg.Burst,
-		OnCall:      cfg.OnCall,
-		Transport:   cfg.Transport,
-	})
+	client, err := aliyun.New(cfg.clientOptions())
 	if err != nil {
 		return nil, Issuer(ReasonInvalidConfig, err)
 	}
@@ -105,7 +97,7 @@ func apiOf(version string) aliyun.API {
 	return aliyun.CAS
 }
 
-func (u *uploader) Ensure(ctx context.Context, name string, cert *Certificate, tags map[string]string) (Upload, error) {
+func (u *uploader) Ensure(ctx context.Context, name string, cert *CheckedCertificate, tags map[string]string) (Upload, error) {
 	id, err := u.find(ctx, name, cert)
 	if err != nil {
 		return Upload{}, err
@@ -129,7 +121,7 @@ func (u *uploader) Ensure(ctx context.Context, name string, cert *Certificate, t
 // find looks for the upload named name. A certificate of that name that is
 // not cert is an error: names are unique in the account, so it cannot be
 // uploaded under that name.
-func (u *uploader) find(ctx context.Context, name string, cert *Certificate) (string, error) {
+func (u *uploader) find(ctx context.Context, name string, cert *CheckedCertificate) (string, error) {
 	sha1sum := sha1.Sum(cert.Leaf.Raw)
 	wantSHA1 := hex.EncodeToString(sha1sum[:])
 	taken := func(id string) error {
@@ -179,7 +171,7 @@ func (u *uploader) find(ctx context.Context, name string, cert *Certificate) (st
 // keyword is the domain the listing filters by (the documented keyword is
 // a domain or a resource id, not a name): the leaf's CN, else its first
 // DNS name.
-func keyword(cert *Certificate) string {
+func keyword(cert *CheckedCertificate) string {
 	if cn := cert.Leaf.Subject.CommonName; cn != "" {
 		return cn
 	}

@@ -2,12 +2,9 @@ package signer
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -30,9 +27,9 @@ const (
 	MaxNamePrefix    = MaxUploadName - 1 - fingerprintChars
 )
 
-// Certificate is a checked certificate and key, ready to upload. KeyPEM is
+// CheckedCertificate is a checked certificate and key, ready to upload. KeyPEM is
 // a secret: never log it or put it in a message.
-type Certificate struct {
+type CheckedCertificate struct {
 	Leaf *x509.Certificate
 	// ChainPEM is the leaf followed by the intermediates (no root), PEM.
 	ChainPEM []byte
@@ -46,59 +43,29 @@ type Certificate struct {
 // the leaf and the leaf has not expired at now. Failures are
 // *PermanentError with one of the Reason* above; their messages never
 // carry key material.
-func CheckCertificate(certPEM, keyPEM []byte, now time.Time) (*Certificate, error) {
+func CheckCertificate(certPEM, keyPEM []byte, now time.Time) (*CheckedCertificate, error) {
 	chain, err := ParseChain(certPEM)
 	if err != nil {
 		return nil, Permanent(ReasonInvalidCertificate, "tls.crt: %v", err)
 	}
-	key, err := parsePrivateKey(keyPEM)
+	key, err := parseServerKey(string(keyPEM))
 	if err != nil {
-		return nil, Permanent(ReasonInvalidKey, "tls.key: %v", err)
+		// Not the parser's words: they may quote the PEM block type.
+		return nil, Permanent(ReasonInvalidKey, "tls.key is not an unencrypted PKCS#8, PKCS#1 or SEC 1 PEM key")
 	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	pub, ok := key.Public().(equaler)
-	if !ok || !pub.Equal(chain.Leaf.PublicKey) {
+	if !samePublicKey(key.Public(), chain.Leaf.PublicKey) {
 		return nil, Permanent(ReasonKeyMismatch, "tls.key is not the key of the certificate in tls.crt")
 	}
 	if !now.Before(chain.Leaf.NotAfter) {
 		return nil, Permanent(ReasonCertificateExpired, "the certificate in tls.crt expired at %s", chain.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	sum := sha256.Sum256(chain.Leaf.Raw)
-	return &Certificate{
+	return &CheckedCertificate{
 		Leaf:        chain.Leaf,
 		ChainPEM:    chain.ChainPEM(),
 		KeyPEM:      append(bytes.TrimSpace(bytes.ReplaceAll(keyPEM, []byte("\r\n"), []byte("\n"))), '\n'),
 		Fingerprint: hex.EncodeToString(sum[:]),
 	}, nil
-}
-
-// parsePrivateKey reads one PEM private key (PKCS#8, PKCS#1 or SEC 1).
-// Its errors say what is wrong, never what the key holds.
-func parsePrivateKey(data []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(bytes.TrimSpace(data))
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
-	var k any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, errors.New("unsupported PEM block (want an unencrypted PKCS#8, PKCS#1 or SEC 1 key)")
-	}
-	if err != nil {
-		return nil, errors.New("the key does not parse")
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("unsupported key type")
-	}
-	return s, nil
 }
 
 // UploadName is the CAS name of an upload: prefix, "-" and the start of the
