@@ -536,3 +536,77 @@ func TestSyncBadInput(t *testing.T) {
 	putTLSSecret(t, e.ns, "no-such-secret", good)
 	waitUploaded(t, keys[0], good)
 }
+
+// TestSyncLegacyAPI: api 2018-07-13 uploads with CreateUserCertificate after
+// one DescribeUserCertificateList page, checks with
+// DescribeUserCertificateDetail, and deletes with the same version.
+func TestSyncLegacyAPI(t *testing.T) {
+	e := newSyncEnv(t, aliyunsim.Config{})
+	p := e.ca.fresh(t, "legacy.example.com")
+	putTLSSecret(t, e.ns, "legacy-tls", p)
+	opts := syncOptions()
+	opts.Sync.CheckInterval = 2 * time.Second
+	startManager(t, opts)
+	key := e.createSync(t, "legacy", "legacy-tls", func(s *v1alpha1.CertificateSyncSpec) {
+		s.API = v1alpha1.UploadAPI20180713
+		s.Tags = map[string]string{"ignored": "by this version"}
+	})
+	s := waitUploaded(t, key, p)
+	if s.Status.API != v1alpha1.UploadAPI20180713 {
+		t.Errorf("status.api %q", s.Status.API)
+	}
+	eventually(t, 15*time.Second, func() (bool, string) {
+		c := e.sim.State().Calls
+		return c["DescribeUserCertificateDetail"] >= 1, fmt.Sprint(c)
+	})
+	c := e.sim.State().Calls
+	if c["CreateUserCertificate"] != 1 || c["DescribeUserCertificateList"] != 1 || c["UploadUserCertificate"] != 0 || c["GetUserCertificateDetail"] != 0 {
+		t.Fatalf("calls %v", c)
+	}
+	t.Logf("2018-07-13 calls after %d checks: %v", c["DescribeUserCertificateDetail"], c)
+	if err := env.Client.Delete(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		_, ok := uploadOf(e.sim, s.Status.CertID)
+		return !ok, "the upload is still there"
+	})
+	if e.sim.State().Calls["DeleteUserCertificate"] != 1 {
+		t.Errorf("calls %v", e.sim.State().Calls)
+	}
+}
+
+// TestSyncKeyNeverLeaks: the key's bytes (not just its PEM header) appear
+// in no log line, Event, condition or status of a sync, through an upload,
+// a failure and a deletion.
+func TestSyncKeyNeverLeaks(t *testing.T) {
+	e := newSyncEnv(t, aliyunsim.Config{})
+	p := e.ca.fresh(t, "leak.example.com")
+	other := e.ca.fresh(t, "leak2.example.com")
+	putTLSSecret(t, e.ns, "leak-tls", p)
+	startManager(t, syncOptions())
+	key := e.createSync(t, "leak", "leak-tls", nil)
+	waitUploaded(t, key, p)
+	putTLSSecret(t, e.ns, "leak-tls", tlsPair{crt: p.crt, key: other.key})
+	waitSync(t, key, metav1.ConditionFalse, signer.ReasonKeyMismatch, 20*time.Second, nil)
+	s := getSync(t, key)
+
+	var needles []string
+	for _, k := range [][]byte{p.key, other.key} {
+		// 30 characters of the first base64 line, which a log line would
+		// carry unbroken.
+		lines := strings.Split(string(k), "\n")
+		needles = append(needles, lines[1][10:40])
+	}
+	var haystack strings.Builder
+	haystack.WriteString(logs.all())
+	for _, ev := range listEvents(t, e.ns) {
+		haystack.WriteString(ev.Note)
+	}
+	haystack.WriteString(fmt.Sprintf("%+v", s.Status))
+	for _, n := range needles {
+		if strings.Contains(haystack.String(), n) {
+			t.Fatalf("a private key's bytes leaked (%q)", n)
+		}
+	}
+}
