@@ -213,3 +213,57 @@ func waitSyncSerial(t *testing.T, ctx context.Context, key client.ObjectKey, ser
 	}
 	return s
 }
+
+// TestCertificateSyncServiceTargetsAreOptIn: with the chart's default
+// Service permissions (none), a sync that targets a Service uploads its
+// certificate but reports the refused Service, and never patches it.
+func TestCertificateSyncServiceTargetsAreOptIn(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	ns := namespace(t, ctx)
+	caIssuer := caIssuerIn(t, ctx, ns)
+	cas := namespacedIssuer(t, ctx, ns, "cas-sync", freeProduct)
+	cert := &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: ns},
+		Spec: cmapi.CertificateSpec{SecretName: "lb-tls", CommonName: "lb.example.com", DNSNames: []string{"lb.example.com"}, IssuerRef: caIssuer},
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: ns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Name: "https", Port: 443}}}}
+	for _, o := range []client.Object{cert, svc} {
+		if err := f.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := f.WaitCertificateReady(ctx, ns, "lb"); err != nil {
+		t.Fatal(err)
+	}
+	sync := &v1alpha1.AliyunCASCertificateSync{
+		ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: ns},
+		Spec: v1alpha1.CertificateSyncSpec{
+			SecretName: "lb-tls", IssuerRef: v1alpha1.SyncIssuerRef{Kind: cas.Kind, Name: cas.Name},
+			Targets: &v1alpha1.SyncTargets{Services: []string{"lb"}},
+		},
+	}
+	if err := f.Client.Create(ctx, sync); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Client.Delete(context.Background(), sync) })
+	if err := framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		if err := f.Client.Get(ctx, client.ObjectKeyFromObject(sync), sync); err != nil {
+			return false, err.Error(), nil
+		}
+		c := meta.FindStatusCondition(sync.Status.Conditions, v1alpha1.ConditionReady)
+		if c == nil {
+			return false, "no Ready condition", nil
+		}
+		return c.Reason == "TargetUpdateFailed" && strings.Contains(c.Message, "forbidden") && sync.Status.CertID != "",
+			fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := svc.Annotations[v1alpha1.AnnotationLoadBalancerCertID]; ok {
+		t.Errorf("the Service was patched without the opt-in: %q", v)
+	}
+}
