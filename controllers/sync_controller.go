@@ -141,7 +141,7 @@ func (r *SyncReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	base := s.DeepCopy()
 	now := time.Now()
-	api := string(orDefault(string(s.Spec.API), string(v1alpha1.DefaultUploadAPI)))
+	api := string(orDefaultAPI(s.Spec.API))
 
 	cert, err := r.readSyncSecret(ctx, s, now)
 	if err != nil {
@@ -163,7 +163,7 @@ func (r *SyncReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	up, secrets := entry.uploader, entry.secrets
 
 	current := s.Status.CertID != "" && s.Status.Fingerprint == cert.Fingerprint &&
-		orDefault(string(s.Status.API), string(v1alpha1.DefaultUploadAPI)) == api
+		string(orDefaultAPI(s.Status.API)) == api
 	if current && r.checkDue(s.UID, now) {
 		ok, err := up.Exists(ctx, api, s.Status.CertID)
 		if err != nil {

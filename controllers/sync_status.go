@@ -60,7 +60,7 @@ func syncFailure(err error, secrets []string) (reason, msg string, transient boo
 // issuer (its Secret, its spec) so that it is not mistaken for the sync's.
 func issuerConfigFailure(reason string) string {
 	switch reason {
-	case v1alpha1.ReasonSecretNotFound, v1alpha1.ReasonSecretKeyMissing, v1alpha1.ReasonInvalidConfig, ReasonAmbientNotAllowed, reasonSecretUnavailable:
+	case v1alpha1.ReasonSecretNotFound, v1alpha1.ReasonSecretKeyMissing, signer.ReasonInvalidConfig, ReasonAmbientNotAllowed, reasonSecretUnavailable:
 		return issuerConfigPrefix + reason
 	}
 	return reason

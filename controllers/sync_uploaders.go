@@ -41,7 +41,10 @@ func newUploaderSource(c client.Client, signers *signerSource, opts Options) *up
 
 // issuerFor reads the issuer a sync names (from the cache).
 func (u *uploaderSource) issuerFor(ctx context.Context, s *v1alpha1.AliyunCASCertificateSync) (v1alpha1.GenericIssuer, error) {
-	kind := orDefault(s.Spec.IssuerRef.Kind, issuerKind)
+	kind := s.Spec.IssuerRef.Kind
+	if kind == "" { // the API default
+		kind = issuerKind
+	}
 	iss := v1alpha1.NewIssuer(kind)
 	if iss == nil {
 		return nil, signer.Issuer(ReasonIssuerNotFound, fmt.Errorf("issuerRef.kind %q is not %s or %s", kind, issuerKind, clusterIssuerKind))

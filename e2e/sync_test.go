@@ -224,7 +224,7 @@ func TestCertificateSyncServiceTargetsAreOptIn(t *testing.T) {
 	cas := namespacedIssuer(t, ctx, ns, "cas-sync", freeProduct)
 	cert := &cmapi.Certificate{
 		ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: ns},
-		Spec: cmapi.CertificateSpec{SecretName: "lb-tls", CommonName: "lb.example.com", DNSNames: []string{"lb.example.com"}, IssuerRef: caIssuer},
+		Spec:       cmapi.CertificateSpec{SecretName: "lb-tls", CommonName: "lb.example.com", DNSNames: []string{"lb.example.com"}, IssuerRef: caIssuer},
 	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: ns},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Name: "https", Port: 443}}}}
