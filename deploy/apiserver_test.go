@@ -298,6 +298,12 @@ func TestRBACInAPIServer(t *testing.T) {
 		ok("patch", iss, "aliyuncasclusterissuers", "status", "", "ci"),
 		no("patch", iss, "aliyuncasissuers", "", "anywhere", "i"),
 		no("delete", iss, "aliyuncasclusterissuers", "", "", "ci"),
+		ok("watch", iss, "aliyuncascertificatesyncs", "", "", ""),
+		ok("patch", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		ok("patch", iss, "aliyuncascertificatesyncs", "status", "anywhere", "s"),
+		no("update", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		// Service targets of syncs are an opt-in.
+		no("patch", "", "services", "", sarTeamNS, "svc"),
 		ok("create", "events.k8s.io", "events", "", "anywhere", ""),
 		ok("patch", "events.k8s.io", "events", "", "anywhere", "e"),
 		no("delete", "events.k8s.io", "events", "", "anywhere", "e"),
