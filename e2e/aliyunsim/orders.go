@@ -50,7 +50,7 @@ type order struct {
 	fail         bool
 
 	created     time.Time
-	payedUntil  time.Time // "payed" (pending application) until then
+	payedUntil  time.Time       // "payed" (pending application) until then
 	proven      map[string]bool // domains whose proof was seen
 	validatedAt time.Time       // when every domain was proven
 	phase       phase

@@ -113,7 +113,6 @@ func (s *Simulator) certListItem(c *userCert, now time.Time) obj {
 		"Status":        certStatus(l, now),
 		"OrderId":       c.orderID,
 		"InstanceId":    c.instance,
-		"CreateTime":    c.created.UnixMilli(),
 	}
 }
 
