@@ -177,5 +177,9 @@ func readyMessage(spec *v1alpha1.IssuerSpec, h signer.Health) string {
 		return "checked " + endpoint
 	}
 	product := orDefault(spec.ProductCode, v1alpha1.DefaultProductCode)
-	return fmt.Sprintf("checked %s: %d of %d certificates of %s left", endpoint, max(h.Total-h.Used, 0), h.Total, product)
+	msg := fmt.Sprintf("checked %s: %d of %d certificates of %s left", endpoint, max(h.Total-h.Used, 0), h.Total, product)
+	for _, w := range h.Warnings {
+		msg += "; warning: " + w
+	}
+	return msg
 }

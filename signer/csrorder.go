@@ -15,18 +15,21 @@ import (
 
 // Reasons of the CSR flow's outcomes.
 const (
-	ReasonDomainVerify      = "DomainVerify"
-	ReasonCAReview          = "CAReview"
-	ReasonVerifyFailed      = "VerifyFailed"
-	ReasonOrderCancelled    = "OrderCancelled"
-	ReasonKeyMismatch       = "KeyMismatch"
-	ReasonBadChain          = "BadChain"
-	ReasonQuotaExhausted    = aliyun.ReasonQuotaExhausted
-	ReasonOrderMaybeCreated = "OrderMaybeCreated"
-	ReasonOrderLookup       = "OrderLookup"
-	ReasonStateNotSaved     = "StateNotSaved"
-	ReasonUnknownOrderState = "UnknownOrderState"
-	ReasonBadOrderState     = "BadOrderState"
+	ReasonDomainVerify   = "DomainVerify"
+	ReasonCAReview       = "CAReview"
+	ReasonVerifyFailed   = "VerifyFailed"
+	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonPendingApplication: a fresh order answers "payed" (pending
+	// application) for a while.
+	ReasonPendingApplication = "PendingApplication"
+	ReasonKeyMismatch        = "KeyMismatch"
+	ReasonBadChain           = "BadChain"
+	ReasonQuotaExhausted     = aliyun.ReasonQuotaExhausted
+	ReasonOrderMaybeCreated  = "OrderMaybeCreated"
+	ReasonOrderLookup        = "OrderLookup"
+	ReasonStateNotSaved      = "StateNotSaved"
+	ReasonUnknownOrderState  = "UnknownOrderState"
+	ReasonBadOrderState      = "BadOrderState"
 )
 
 const (
@@ -37,6 +40,11 @@ const (
 	listPageSize = 50
 	maxListPages = 20
 )
+
+// payedGrace is how long after a create "payed" counts as the fresh
+// order's pending application rather than a cancellation (how long CAS
+// shows it is not published).
+const payedGrace = 10 * time.Minute
 
 // csrSigner is the CAS 2020-04-07 flow: the CSR is sent as is, so the key
 // never leaves the cluster.
@@ -295,6 +303,16 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 		}
 		return Result{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for CAS order %d%s", domain, id, note)
 	case aliyun.StatePayed:
+		// "payed" is pending application (待申请): a fresh order may show it
+		// before it asks for validation, and a cancelled one shows it for
+		// good. Only the second is final.
+		if st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < payedGrace {
+			return Result{Pending: &Pending{
+				Reason:     ReasonPendingApplication,
+				Message:    fmt.Sprintf("CAS order %d is pending application (state %q); looking again", id, cs.Type),
+				RetryAfter: s.pollAfter(st),
+			}}, nil
+		}
 		return Result{}, Permanent(ReasonOrderCancelled, "CAS order %d was cancelled before issuance (state %q)", id, cs.Type)
 	default:
 		return Result{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
@@ -363,8 +381,11 @@ func validationFor(cs *aliyun.CertificateState, csr *CheckedCSR) *Validation {
 	return v
 }
 
-// recordName is the full name of a validation record: CAS gives the host
-// either relative to the domain ("_dnsauth") or in full.
+// recordName is the full name of a validation record. CAS gives the host
+// record (主机记录) relative to the domain ("_dnsauth"), relative to the
+// zone ("_dnsauth.www" for www.example.com in example.com), or in full;
+// the record always lives at _dnsauth.<domain>, so a relative form whose
+// tail is the head of the domain is not doubled.
 func recordName(recordDomain, base string) string {
 	rd := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(recordDomain), "."))
 	switch {
@@ -372,9 +393,12 @@ func recordName(recordDomain, base string) string {
 		return base
 	case rd == base || strings.HasSuffix(rd, "."+base):
 		return rd
-	default:
-		return rd + "." + base
 	}
+	label, rest, relative := strings.Cut(rd, ".")
+	if relative && strings.HasPrefix(base, rest+".") {
+		return label + "." + base
+	}
+	return rd + "." + base
 }
 
 // Instruction tells a person what to create, e.g.
@@ -438,7 +462,11 @@ func (s *csrSigner) Check(ctx context.Context) (Health, error) {
 	if err != nil {
 		return Health{UsableInstances: -1}, checkError(err, "reading the quota of product %s", s.cfg.ProductCode)
 	}
-	return Health{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount), UsableInstances: -1}, nil
+	h := Health{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount), UsableInstances: -1}
+	if w := aliyun.SiteWarning(s.cfg.Endpoint, s.cfg.ProductCode); w != "" {
+		h.Warnings = append(h.Warnings, w)
+	}
+	return h, nil
 }
 
 // checkError classifies a health-check failure: what would fail a request

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -406,9 +407,9 @@ func TestPollOutcomes(t *testing.T) {
 			check:    wantPending(ReasonDomainVerify, "create DNS TXT record _dnsauth.example.com = v2"),
 		},
 		{
-			name:  "domain_verify CNAME",
+			name:  "domain_verify CNAME, zone-relative host record (not doubled)",
 			state: map[string]any{"Type": "domain_verify", "Domain": "www.example.com", "ValidateType": "DNS", "RecordDomain": "_dnsauth.www", "RecordType": "CNAME", "RecordValue": "x.dnsauth.example"},
-			check: wantPending(ReasonDomainVerify, "create DNS CNAME record _dnsauth.www.www.example.com = x.dnsauth.example"),
+			check: wantPending(ReasonDomainVerify, "create DNS CNAME record _dnsauth.www.example.com = x.dnsauth.example"),
 		},
 		{
 			name:  "domain_verify FILE",
@@ -479,9 +480,21 @@ func TestPollOutcomes(t *testing.T) {
 			},
 		},
 		{
-			name:  "payed (cancelled)",
+			// "payed" is pending application (待申请): right after the
+			// create it is a passing state, not a cancelled order.
+			name:  "payed right after the create",
 			state: map[string]any{"Type": "payed"},
-			check: wantPermanent(ReasonOrderCancelled, "cancelled"),
+			check: func(t *testing.T, res Result, err error, r *replay) {
+				if err != nil || res.Pending == nil || res.Pending.Reason != ReasonPendingApplication || res.Pending.RetryAfter <= 0 {
+					t.Fatalf("got %+v, %v", res, err)
+				}
+			},
+		},
+		{
+			name:    "payed long after the create (cancelled)",
+			state:   map[string]any{"Type": "payed"},
+			elapsed: payedGrace + time.Minute,
+			check:   wantPermanent(ReasonOrderCancelled, "cancelled"),
 		},
 		{
 			name:  "unknow",
@@ -567,6 +580,28 @@ func TestCreateFailures(t *testing.T) {
 			reply: apiErr(400, "QuotaExceeded.Package", "The resource package has no certificate left."),
 			check: func(t *testing.T, err error) {
 				if p, ok := AsPermanent(err); !ok || p.Reason != ReasonQuotaExhausted {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			// CAS's published code for a used-up package, with a CN-less CSR:
+			// quota, and no advice about the Common Name.
+			name:  "NotRemainCount, no CN",
+			reply: apiErr(404, "NotRemainCount", "The resource package has no certificate left."),
+			noCN:  true,
+			check: func(t *testing.T, err error) {
+				if p, ok := AsPermanent(err); !ok || p.Reason != ReasonQuotaExhausted || strings.Contains(p.Error(), "spec.commonName") {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			name:  "NotFoundPackage",
+			reply: apiErr(404, "NotFoundPackage", "No resource package of the product was found."),
+			noCN:  true,
+			check: func(t *testing.T, err error) {
+				if i, ok := AsIssuer(err); !ok || i.Reason != "NoPackage" || strings.Contains(i.Error(), "spec.commonName") {
 					t.Fatalf("got %v", err)
 				}
 			},
@@ -753,7 +788,7 @@ func TestCheck(t *testing.T) {
 	r := newReplay(t, map[string][]reply{"DescribePackageState": {ok(jsonBody(map[string]any{"ProductCode": "digicert-free-1-free", "TotalCount": 20, "UsedCount": 3, "IssuedCount": 2}))}})
 	s, _ := newTestSigner(t, r.URL, nil)
 	h, err := s.Check(context.Background())
-	if err != nil || h != (Health{Total: 20, Used: 3, Issued: 2, UsableInstances: -1}) {
+	if err != nil || !reflect.DeepEqual(h, Health{Total: 20, Used: 3, Issued: 2, UsableInstances: -1}) {
 		t.Fatalf("got %+v, %v", h, err)
 	}
 	if p := r.params("DescribePackageState")[0]; p.Get("ProductCode") != "digicert-free-1-free" {

@@ -133,6 +133,8 @@ type Health struct {
 	// UsableInstances is the number of purchased, unused DV instances
 	// (DVOrder API); -1 when not applicable.
 	UsableInstances int
+	// Warnings are problems the check noticed that do not stop the issuer.
+	Warnings []string
 }
 
 // Signer places and follows orders for one issuer configuration.

@@ -460,6 +460,7 @@ func (c *Client) attempt(ctx context.Context, api API, action string, params map
 	resp, err := sc.ProcessCommonRequest(req)
 	if err != nil {
 		e := fromSDK(api.Product, action, err, ctx)
+		e.explainLegacy(api)
 		if e.Throttled {
 			if p := c.noteThrottled(); p > e.RetryAfter {
 				e.RetryAfter = p

@@ -59,6 +59,26 @@ const (
 	ReasonUnsupportedProduct  = "UnsupportedProduct"
 	ReasonRejected            = "Rejected"
 	ReasonCredentials         = "CredentialsUnavailable"
+	// ReasonNoPackage: the account has no resource package for the
+	// product (NotFoundPackage): the issuer cannot order until one is
+	// bought or the product code changed.
+	ReasonNoPackage = "NoPackage"
+	// ReasonOrderNotFound: CAS knows no order with this id (NotFoundOrder).
+	ReasonOrderNotFound = "OrderNotFound"
+	// ReasonOrderState: the order is not in a state the action accepts
+	// (OrderStateError, DeleteFail).
+	ReasonOrderState = "OrderStateError"
+)
+
+// CAS error codes, as the CAS 2020-04-07 error table publishes them (the
+// DeleteCertificateRequest and CreateCertificateForPackageRequest API
+// references): code, HTTP status.
+const (
+	CodeNotRemainCount  = "NotRemainCount"  // 404: the package has no certificate left
+	CodeNotFoundPackage = "NotFoundPackage" // 404: no package for the product
+	CodeNotFoundOrder   = "NotFoundOrder"   // 404: no such order
+	CodeOrderStateError = "OrderStateError" // 403: the order's state forbids the action
+	CodeDeleteFail      = "DeleteFail"      // 403: the order cannot be deleted in its state
 )
 
 // Error is a failed call, classified. Every error Call returns for a remote
@@ -160,6 +180,19 @@ func (e *Error) classifyServer() {
 	code := e.Code
 	lc := strings.ToLower(code)
 	switch {
+	case code == CodeNotRemainCount:
+		e.Class, e.Reason = Permanent, ReasonQuotaExhausted
+		e.Message = "the resource package has no certificate left: " + e.Message
+	case code == CodeNotFoundPackage:
+		e.Class, e.Reason = Issuer, ReasonNoPackage
+		e.Message = "the account has no resource package for this product: " + e.Message
+	case code == CodeNotFoundOrder:
+		e.Class, e.Reason = Permanent, ReasonOrderNotFound
+	case code == CodeOrderStateError || code == CodeDeleteFail:
+		e.Class, e.Reason = Permanent, ReasonOrderState
+	case hasAnyPrefix(code, "AuthenticationFail"):
+		// STS: AuthenticationFail.OIDCToken.Invalid / .Expired (401).
+		e.Class, e.Reason = Issuer, ReasonInvalidCredentials
 	case hasAnyPrefix(code, "Throttling", "Throttled", "RequestThrottled", "Flowlimit", "FlowLimit", "TooManyRequests", "ServiceBusy") || e.HTTPStatus == http.StatusTooManyRequests:
 		e.Class, e.Reason, e.Throttled = Transient, ReasonThrottled, true
 	case hasAnyPrefix(code, "ServiceUnavailable", "InternalError", "UnknownError", "Unavailable", "SystemBusy", "System.Busy", "Timeout", "OperationTimeout"):
@@ -202,6 +235,15 @@ func (e *Error) classifyServer() {
 	}
 	if e.HTTPStatus >= 500 && !e.Throttled {
 		e.OutcomeUnknown = true
+	}
+}
+
+// explainLegacy says plainly that an endpoint refusing CAS 2018-07-13 is
+// the legacy API being gone: Alibaba's SDK dropped that version in 2021 and
+// its API metadata lists no operations for it since 2024.
+func (e *Error) explainLegacy(api API) {
+	if api == CASLegacy && (codeHasPrefix(e.Code, "InvalidVersion") || codeHasPrefix(e.Code, "InvalidApi")) {
+		e.Message = "this endpoint no longer serves CAS 2018-07-13, the legacy API of orderAPI DVOrder; use orderAPI CSR (" + e.Message + ")"
 	}
 }
 
