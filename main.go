@@ -61,6 +61,8 @@ func run() error {
 		"how often each issuer's credentials are checked with a real API call")
 	flag.BoolVar(&opts.IssuerAmbientCredentials, "issuer-ambient-credentials", false,
 		"let namespaced AliyunCASIssuers use the controller's own (ambient) credentials; cluster issuers always may")
+	flag.BoolVar(&opts.AllowInsecureEndpoints, "allow-insecure-endpoints", false,
+		"accept plain http endpoints, private and loopback addresses for namespaced issuers, and auth.stsEndpoint with ambient credentials on namespaced issuers (test set-ups only)")
 	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
 		"calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, 5)")
 	flag.IntVar(&opts.Burst, "aliyun-burst", 0, "burst of calls one issuer may make to Alibaba Cloud (0: the default, 10)")

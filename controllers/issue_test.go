@@ -25,7 +25,7 @@ import (
 func TestIssue(t *testing.T) {
 	testKeys(t)
 	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{
-		"digicert-free-1-free":  {Quota: 5},
+		"digicert-free-1-free":     {Quota: 5},
 		"globalsign-dv-w-advanced": {Quota: 5, MaxNames: 5},
 	}})
 	startManager(t, testOptions())

@@ -96,7 +96,11 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	}
 	sg, err := s.opts.NewSigner(cfg)
 	if err != nil {
-		return nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
+		reason := v1alpha1.ReasonInvalidConfig
+		if ie, ok := signer.AsIssuer(err); ok && ie.Reason != "" {
+			reason = ie.Reason // e.g. InsecureEndpoint, PrivateEndpoint
+		}
+		return nil, signer.Issuer(reason, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
 	}
 	e := &signerEntry{key: key, signer: sg, secrets: secrets}
 
@@ -192,6 +196,10 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		Burst:            s.opts.Burst,
 		Timeout:          s.opts.CallTimeout,
 		OnCall:           observeCall,
+		Endpoints: signer.EndpointPolicy{
+			AllowInsecure: s.opts.AllowInsecureEndpoints,
+			Namespaced:    !iss.IsClusterScoped(),
+		},
 	}
 	if spec.DVOrder != nil {
 		cfg.DVOrder = signer.DVOrderConfig{

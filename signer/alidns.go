@@ -512,6 +512,7 @@ func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) 
 			Burst:       cfg.Burst,
 			OnCall:      cfg.OnCall,
 			Transport:   cfg.Transport,
+			Endpoints:   cfg.Endpoints,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("the Alidns client: %w", err)

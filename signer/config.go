@@ -50,7 +50,15 @@ type Config struct {
 	OnCall func(CallInfo)
 	// Transport, when set, carries the remote calls (tests, proxies).
 	Transport http.RoundTripper
+	// Endpoints is the policy every endpoint must satisfy (https; for a
+	// namespaced issuer no private address and no auth.stsEndpoint with
+	// ambient credentials), and the AIA root fetch too.
+	Endpoints EndpointPolicy
 }
+
+// EndpointPolicy says which endpoints an issuer may use (see
+// aliyun.EndpointPolicy).
+type EndpointPolicy = aliyun.EndpointPolicy
 
 // Contact is who the CA contacts about an order.
 type Contact struct {

@@ -61,7 +61,7 @@ type csrSigner struct {
 }
 
 func newCSRSigner(cfg Config, client *aliyun.Client) *csrSigner {
-	return &csrSigner{cfg: cfg, client: client, now: time.Now, settle: cfg.Timeout, roots: newRootCache(cfg.Transport)}
+	return &csrSigner{cfg: cfg, client: client, now: time.Now, settle: cfg.Timeout, roots: newRootCache(cfg.Transport, cfg.Endpoints)}
 }
 
 // Sign advances the request's order by one step.

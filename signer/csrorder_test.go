@@ -156,7 +156,8 @@ func testConfig(endpoint string) Config {
 		ProductCode: "digicert-free-1-free",
 		Contact:     Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
 		RateLimit:   1000, Burst: 1000,
-		Timeout: 2 * time.Second,
+		Timeout:   2 * time.Second,
+		Endpoints: EndpointPolicy{AllowInsecure: true}, // httptest serves plain http
 	}
 }
 

@@ -60,7 +60,7 @@ type dvOrderSigner struct {
 }
 
 func newDVOrderSigner(cfg Config, client *aliyun.Client) *dvOrderSigner {
-	return &dvOrderSigner{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport), reserved: map[string]string{}}
+	return &dvOrderSigner{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport, cfg.Endpoints), reserved: map[string]string{}}
 }
 
 // Sign advances the request's DV order by one step.

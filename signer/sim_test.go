@@ -58,6 +58,8 @@ func simConfig(url string) signer.Config {
 		RateLimit:    100,
 		Burst:        20,
 		Timeout:      2 * time.Second,
+		// The simulator serves plain http on loopback.
+		Endpoints: signer.EndpointPolicy{AllowInsecure: true},
 	}
 }
 

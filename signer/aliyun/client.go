@@ -72,8 +72,14 @@ func New(opts Options) (*Client, error) {
 		opts.MaxWait = 5 * time.Second
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = nil // the endpoint policy dials, checking addresses
+		opts.Transport = t
 	}
+	if err := checkEndpoints(opts); err != nil {
+		return nil, err
+	}
+	opts.Transport = opts.Endpoints.Transport(opts.Transport, "Alibaba Cloud API")
 	cas, err := parseEndpoint(opts.Endpoint)
 	if err != nil {
 		return nil, err
@@ -180,7 +186,7 @@ func (c *Client) Call(ctx context.Context, api API, action string, params map[st
 			if derr := json.Unmarshal(body, out); derr != nil {
 				return &Error{
 					Product: api.Product, Action: action, Code: "BadResponse",
-					Message:        "unreadable answer: " + derr.Error(),
+					Message:        "the answer is not the expected JSON: " + bodySummary(string(body)),
 					Class:          Issuer,
 					Reason:         ReasonBadEndpoint,
 					OutcomeUnknown: !IsIdempotent(action),

@@ -69,6 +69,7 @@ func testClient(t *testing.T, endpoint string, mod func(*Options)) *Client {
 		RateLimit:   1000,
 		Burst:       1000,
 		RetryBase:   time.Millisecond,
+		Endpoints:   EndpointPolicy{AllowInsecure: true}, // httptest serves plain http
 	}
 	if mod != nil {
 		mod(&o)

@@ -115,8 +115,10 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Product)
-	b.WriteByte(' ')
-	b.WriteString(e.Action)
+	if e.Action != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Action)
+	}
 	b.WriteString(": ")
 	if e.Code != "" {
 		b.WriteString(e.Code)
@@ -256,6 +258,11 @@ func fromSDK(product, action string, err error, parentCtx context.Context) *Erro
 		e.RequestID = se.RequestId()
 		e.HTTPStatus = se.HttpStatus()
 		e.Message = shortenMessage(se.Message())
+		if e.Code == "" && e.RequestID == "" {
+			// Not an Alibaba Cloud answer (a proxy's or web server's page):
+			// its body never reaches conditions or Events.
+			e.Message = bodySummary(se.Message())
+		}
 		e.Err = nil // its text repeats headers; Message carries what matters
 		if ra := retryAfterHeader(se.RespHeaders); ra > 0 {
 			e.RetryAfter = ra
@@ -291,6 +298,10 @@ func fromSDK(product, action string, err error, parentCtx context.Context) *Erro
 
 // classifyNetwork handles failures without an answer.
 func classifyNetwork(e *Error, err error, parentCtx context.Context) {
+	if r, ok := asRefused(err); ok {
+		*e = *refusedError(e.Product, e.Action, r)
+		return
+	}
 	e.Message = err.Error()
 	var dnsErr *net.DNSError
 	var unknownAuth x509.UnknownAuthorityError
@@ -343,9 +354,32 @@ func shortenMessage(m string) string {
 	}
 	const max = 512
 	if len(m) > max {
-		m = m[:max] + "..."
+		m = strings.ToValidUTF8(m[:max], "") + "..."
 	}
-	return m
+	return printable(m)
+}
+
+// bodySummary describes a body that is not an API answer without quoting
+// it.
+func bodySummary(body string) string {
+	kind := "text"
+	if t := strings.TrimSpace(body); strings.HasPrefix(t, "<") {
+		kind = "HTML or XML"
+	} else if t == "" {
+		return "an empty body"
+	}
+	return fmt.Sprintf("a %d-byte %s body that is not an Alibaba Cloud API answer", len(body), kind)
+}
+
+// printable drops control characters (an answer's text goes into
+// conditions and Events).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func retryAfterHeader(h map[string][]string) time.Duration {

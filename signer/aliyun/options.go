@@ -88,8 +88,10 @@ type Options struct {
 	// OnCall, when set, is called after every attempt.
 	OnCall func(CallInfo)
 	// Transport carries the requests; default a clone of
-	// http.DefaultTransport.
+	// http.DefaultTransport. Redirects are refused whatever it is.
 	Transport http.RoundTripper
+	// Endpoints is the policy the endpoints must satisfy.
+	Endpoints EndpointPolicy
 }
 
 type endpoint struct {
