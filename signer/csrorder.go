@@ -173,8 +173,9 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 	return st, nil
 }
 
-// recoverOrder looks for an order a lost create may have placed: same
-// names, placed at or after the intent (minus clock skew). It returns 0
+// recoverOrder looks for an order a lost create may have placed: for the
+// same names (see orderMatches), placed at or after the intent (minus clock
+// skew; BuyDate is when CAS took the order). It returns 0
 // when there is none and it is safe to order again.
 func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
@@ -190,7 +191,7 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 		for i := range l.CertificateOrderList {
 			o := l.CertificateOrderList[i]
 			created := o.Created()
-			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !sameNames(o.Names(), want) {
+			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
 				continue
 			}
 			if best == nil || created.Before(best.Created()) {
@@ -209,6 +210,17 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 			fmt.Errorf("no CAS order for %s found yet after an order whose answer was lost; looking again before ordering", csr.MainDomain))
 	}
 	return 0, nil
+}
+
+// orderMatches: a listed order is for this CSR. Package orders (CPACK)
+// name only their main domain (Domain: the CSR's CN, else its first name),
+// so that is what is compared; a listing that gives the SANs too is
+// compared name for name.
+func orderMatches(o aliyun.CertificateOrder, csr *CheckedCSR, want map[string]bool) bool {
+	if o.Sans != "" || o.CommonName != "" {
+		return sameNames(o.Names(), want)
+	}
+	return strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."), csr.MainDomain)
 }
 
 func nameSet(names []string) map[string]bool {

@@ -359,7 +359,7 @@ func TestRecoveryReadsAllPages(t *testing.T) {
 	r := newReplay(t, map[string][]reply{
 		"ListUserCertificateOrder": {
 			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": filler})),
-			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": []map[string]any{{"OrderId": "77", "Domain": "www.example.com", "CreateTime": t0.Add(time.Second).Format(time.RFC3339)}}})),
+			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": []map[string]any{{"OrderId": "77", "Domain": "www.example.com", "BuyDate": ms(t0.Add(time.Second))}}})),
 		},
 		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process"}))},
 	})

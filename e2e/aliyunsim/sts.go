@@ -34,8 +34,8 @@ var (
 )
 
 // stsReq reads a required STS parameter. STS names the missing parameter in the code,
-// Missing{ParameterName} (400), per its API reference error tables (e.g. MissingRoleArn,
-// MissingOIDCToken), rather than the gateway's MissingParameter.
+// Missing{ParameterName} (400, e.g. MissingRoleArn), rather than the gateway's
+// MissingParameter (the form is the one STS answers; the full list is not published).
 func stsReq(c *call, name string) (string, *apiError) {
 	v, e := c.req(name)
 	if e != nil {
@@ -44,7 +44,8 @@ func stsReq(c *call, name string) (string, *apiError) {
 	return v, nil
 }
 
-// OIDC token errors of AssumeRoleWithOIDC (the STS API reference: HTTP 401).
+// OIDC token errors of AssumeRoleWithOIDC (the STS error table,
+// help.aliyun.com/zh/ram/developer-reference/api-sts-2015-04-01-errorcodes: HTTP 401).
 func errOIDCToken(code, format string, args ...any) *apiError {
 	return newErr(http.StatusUnauthorized, "AuthenticationFail.OIDCToken."+code, format, args...)
 }
@@ -127,9 +128,10 @@ func assumeRoleWithOIDC(s *Simulator, c *call) (obj, *apiError) {
 	if !oidcArnRE.MatchString(provider) {
 		return nil, badRequest("InvalidParameter.OIDCProviderArn", "The OIDC provider ARN %q is not of the form acs:ram::<uid>:oidc-provider/<name>.", provider)
 	}
-	token, e := stsReq(c, "OIDCToken")
+	token, e := c.req("OIDCToken")
 	if e != nil {
-		return nil, e
+		// The STS error table: "The OIDCToken can not empty." (401).
+		return nil, errOIDCToken("Invalid", "The OIDCToken can not empty.")
 	}
 	claims, e := checkJWTShape(token, s.now())
 	if e != nil {

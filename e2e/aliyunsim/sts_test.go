@@ -129,14 +129,14 @@ func TestAssumeRoleWithOIDC(t *testing.T) {
 	}
 
 	past := jwt(t, map[string]any{"sub": "x", "exp": e.clock.Now().Add(-time.Minute).Unix()})
-	// The STS API reference: an invalid or expired token is AuthenticationFail.OIDCToken.*
+	// The STS error table: an empty, invalid or expired token is AuthenticationFail.OIDCToken.*
 	// (401); a missing parameter Missing{ParameterName} (400).
 	for name, c := range map[string]struct {
 		fields map[string]string
 		status int
 		code   string
 	}{
-		"missing token":    {map[string]string{"OIDCToken": "-"}, 400, "MissingOIDCToken"},
+		"missing token":    {map[string]string{"OIDCToken": "-"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
 		"two parts":        {map[string]string{"OIDCToken": "abc.def"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
 		"not base64":       {map[string]string{"OIDCToken": "a*b.c.d"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
 		"not JSON":         {map[string]string{"OIDCToken": "YWJj.YWJj.YWJj"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
