@@ -102,7 +102,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown-host", unknownHost, valid, nil, want{"Pending", "issuer unknown-host not ready", "", true}},
 		{"connection-refused", refused, valid, nil, want{"Pending", "issuer refused not ready", "EndpointUnreachable", true}},
 		{"unknown-product", unknownProduct, valid, nil, want{"Pending", "issuer unknown-product not ready", "", true}},
-		{"no-package", noPackage, valid, nil, want{"Pending", "issuer no-package not ready", "UnsupportedProduct", true}},
+		{"no-package", noPackage, valid, nil, want{"Pending", "issuer no-package not ready", "NoPackage", true}}, // CAS: NotFoundPackage (404),
 		{"issuer-not-found", notExisting, valid, nil, want{"Pending", "issuer AliyunCASIssuer not-existing not found", "", true}},
 	}
 	for _, tc := range cases {

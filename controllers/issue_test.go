@@ -163,6 +163,7 @@ func TestPendingValidation(t *testing.T) {
 	c, err := aliyun.New(aliyun.Options{
 		Endpoint: url, DNSEndpoint: url,
 		Credentials: aliyun.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
+		Endpoints:   aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
 	})
 	if err != nil {
 		t.Fatal(err)
