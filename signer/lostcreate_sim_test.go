@@ -2,6 +2,7 @@ package signer_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -73,5 +74,18 @@ func TestLostMultiNameCreateOrdersOnce(t *testing.T) {
 	}
 	if got := strings.Join(res.Leaf.DNSNames, ","); got != strings.Join(names, ",") {
 		t.Fatalf("leaf names %s", got)
+	}
+}
+
+// An endpoint that no longer serves CAS 2018-07-13 makes the DVOrder
+// issuer's check say so plainly (issuer, not transient).
+func TestLegacyAPIRefusedCheck(t *testing.T) {
+	for _, code := range []string{aliyunsim.LegacyInvalidVersion, aliyunsim.LegacyInvalidAPI} {
+		_, sg := newDVSim(t, aliyunsim.Config{DVInstances: 1, LegacyAPI: code}, nil)
+		_, err := sg.Check(context.Background())
+		ie, ok := signer.AsIssuer(err)
+		if !ok || ie.Reason != "UnsupportedAPI" || !strings.Contains(err.Error(), "no longer serves CAS 2018-07-13") || !strings.Contains(err.Error(), "orderAPI CSR") {
+			t.Errorf("%s: got %v", code, err)
+		}
 	}
 }
