@@ -59,26 +59,20 @@ func init() {
 		ordersPending, timeToIssue, issuerReady)
 }
 
-// createActions are the calls that place an order, by order API.
-var createActions = map[string]string{
-	"CreateCertificateWithCsrRequest": signer.OrderAPICSR,
-	"CreateDVOrderAudit":              signer.OrderAPIDVOrder,
-}
-
 func observeCall(c signer.CallInfo) {
 	apiCalls.WithLabelValues(c.Product, c.Action, c.Outcome).Inc()
 	apiCallDuration.WithLabelValues(c.Product, c.Action).Observe(c.Duration.Seconds())
-	if api, ok := createActions[c.Action]; ok && c.Outcome == "ok" {
-		ordersCreated.WithLabelValues(api).Inc()
-	}
 }
+
+// observeOrderCreated counts an order the signer placed.
+func observeOrderCreated(orderAPI string) { ordersCreated.WithLabelValues(orderAPI).Inc() }
 
 // orderAPI is the metrics label of an issuer's order API.
 func orderAPI(iss v1alpha1.GenericIssuer) string {
-	if iss == nil || iss.GetSpec().OrderAPI == "" {
-		return signer.OrderAPICSR
+	if iss == nil {
+		return signer.Config{}.WithDefaults().OrderAPI
 	}
-	return string(iss.GetSpec().OrderAPI)
+	return signer.Config{OrderAPI: string(iss.GetSpec().OrderAPI)}.WithDefaults().OrderAPI
 }
 
 // pendingSet keeps the pending gauge exact across repeated reconciles of
@@ -88,7 +82,7 @@ var pendingSet = struct {
 	byUID map[types.UID]string
 }{byUID: map[types.UID]string{}}
 
-func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
+func countPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	api := orderAPI(iss)
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
@@ -98,7 +92,7 @@ func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	}
 }
 
-func unmarkPending(cr *cmapi.CertificateRequest) {
+func uncountPending(cr *cmapi.CertificateRequest) {
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
 	if api, ok := pendingSet.byUID[cr.UID]; ok {
@@ -108,7 +102,7 @@ func unmarkPending(cr *cmapi.CertificateRequest) {
 }
 
 func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now time.Time) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	api := orderAPI(iss)
 	ordersIssued.WithLabelValues(api).Inc()
 	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
@@ -117,7 +111,7 @@ func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now
 }
 
 func observeFailed(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, reason string) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	ordersFailed.WithLabelValues(orderAPI(iss), reason).Inc()
 }
 

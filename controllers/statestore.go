@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -19,18 +18,32 @@ import (
 // The order state of a request lives in annotations on the request itself,
 // so that it survives restarts and is visible with kubectl.
 
+// Each field of the state has one home: the order id, the instance id and
+// the creating mark have an annotation each (they are what people and
+// indexes look at), and the JSON annotation holds the rest (when the order
+// was placed, the validation records).
+
+// stateRest is the part of signer.OrderState stored as JSON.
+type stateRest struct {
+	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
+	ValidationRecords []string   `json:"validationRecords,omitempty"`
+}
+
 // loadState reads the order state from a request's annotations. Unparsable
 // values are kept as "something may exist" rather than dropped: a creating
 // time that cannot be parsed still means a create may have happened.
 func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 	a := cr.GetAnnotations()
-	var st signer.OrderState
+	var rest stateRest
 	if v := a[v1alpha1.AnnotationOrderState]; v != "" {
-		_ = json.Unmarshal([]byte(v), &st)
+		_ = json.Unmarshal([]byte(v), &rest)
 	}
-	st.OrderID = a[v1alpha1.AnnotationOrderID]
-	st.InstanceID = a[v1alpha1.AnnotationInstanceID]
-	st.Creating = nil
+	st := signer.OrderState{
+		OrderID:           a[v1alpha1.AnnotationOrderID],
+		InstanceID:        a[v1alpha1.AnnotationInstanceID],
+		OrderedAt:         rest.OrderedAt,
+		ValidationRecords: rest.ValidationRecords,
+	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -68,13 +81,13 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 		creating = st.Creating.UTC().Format(time.RFC3339)
 	}
 	set(v1alpha1.AnnotationCreating, creating)
-	full := ""
-	if !reflect.ValueOf(st).IsZero() {
-		if b, err := json.Marshal(st); err == nil {
-			full = string(b)
+	rest := ""
+	if st.OrderedAt != nil || len(st.ValidationRecords) > 0 {
+		if b, err := json.Marshal(stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords}); err == nil {
+			rest = string(b)
 		}
 	}
-	set(v1alpha1.AnnotationOrderState, full)
+	set(v1alpha1.AnnotationOrderState, rest)
 	if len(a) == 0 {
 		a = nil
 	}

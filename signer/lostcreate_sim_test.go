@@ -72,7 +72,7 @@ func TestLostMultiNameCreateOrdersOnce(t *testing.T) {
 	if n := len(orders2020(st)); n != 1 || st.Calls["CreateCertificateWithCsrRequest"] != 1 {
 		t.Fatalf("%d orders, %d creates: want exactly one", n, st.Calls["CreateCertificateWithCsrRequest"])
 	}
-	if got := strings.Join(res.Leaf.DNSNames, ","); got != strings.Join(names, ",") {
+	if got := strings.Join(res.Certificate.Leaf.DNSNames, ","); got != strings.Join(names, ",") {
 		t.Fatalf("leaf names %s", got)
 	}
 }
