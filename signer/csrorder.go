@@ -91,29 +91,14 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
-		if s.dns == nil {
-			return s.firstLook(ctx, req, csr, st, store)
-		}
+		// The id is saved as soon as it is known, before anything else
+		// (even for an order issued at once): a crash after this point
+		// finds the order by its id, never by listing.
 		if err := s.saveOrderID(ctx, st, store); err != nil {
 			return Outcome{}, err
 		}
 	}
 	return s.poll(ctx, req, csr, st, store)
-}
-
-// firstLook polls a new order whose id is not saved yet. An order issued at
-// once hands its state to the controller with the certificate; any other
-// outcome saves the id before it is returned.
-func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
-	res, err := s.poll(ctx, req, csr, st, store)
-	if err == nil && res.Kind == OutcomeIssued {
-		res.State = &st
-		return res, nil
-	}
-	if serr := s.saveOrderID(ctx, st, store); serr != nil {
-		return Outcome{}, serr
-	}
-	return res, err
 }
 
 func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateStore) error {

@@ -857,3 +857,30 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
+// The order id is saved as soon as it is known, also when the first look
+// finds the order issued: the id is in the store before the certificate
+// is handed to the controller, whatever happens to the controller's write.
+func TestOrderIDSavedBeforeAnIssuedFirstLook(t *testing.T) {
+	key := ecKey(t, elliptic.P256())
+	ca := newTestCA(t)
+	leaf := ca.issue(t, key.Public(), 90*24*time.Hour, "www.example.com")
+	r := newReplay(t, map[string][]reply{
+		"CreateCertificateWithCsrRequest": {ok(jsonBody(map[string]any{"OrderId": 4242}))},
+		"DescribeCertificateState":        {ok(jsonBody(map[string]any{"Type": "certificate", "Certificate": pemOf(leaf, ca.inter)}))},
+	})
+	s, _ := newTestSigner(t, r.URL, nil)
+	store := &recStore{}
+	var savedBeforeLook bool
+	r.before = func(action string) {
+		if action == "DescribeCertificateState" {
+			savedBeforeLook = store.last().OrderID == "4242"
+		}
+	}
+	res, err := s.Sign(context.Background(), Request{Name: "ns/cr", CSRPEM: simpleCSR(t, key, "www.example.com", "www.example.com")}, store)
+	if err != nil || res.Kind != OutcomeIssued {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !savedBeforeLook {
+		t.Fatalf("the order id was not saved before the first look: saves %+v", store.saved)
+	}
+}
