@@ -55,7 +55,7 @@ type csrSigner struct {
 }
 
 func newCSRSigner(base flow) *csrSigner {
-	return &csrSigner{flow: base, settle: base.cfg.Timeout}
+	return &csrSigner{flow: base, settle: base.cfg.SettleTime}
 }
 
 // Sign advances the request's order by one step.
@@ -72,10 +72,23 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
+		if id == 0 {
+			// Nothing listed: ordering again is safe only after the settle
+			// time and more than one empty listing, counted durably.
+			st.EmptyListings++
+			if err := store.Save(ctx, st); err != nil {
+				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording an empty look-up of a lost CAS order: %w", err))
+			}
+			wait := st.Creating.Add(s.settle).Sub(s.now())
+			if wait > 0 || st.EmptyListings < MinEmptyListings {
+				return Outcome{}, Transient(ReasonOrderLookup, max(wait, s.cfg.PollInterval),
+					fmt.Errorf("no CAS order for %s found yet (%d empty listings) after an order whose answer was lost; looking again before ordering", csr.MainDomain, st.EmptyListings))
+			}
+		}
 		if id != 0 {
 			orderedAt := *st.Creating
 			st.OrderID = strconv.FormatInt(id, 10)
-			st.Creating = nil
+			st.Creating, st.EmptyListings = nil, 0
 			st.OrderedAt = &orderedAt
 			if err := store.Save(ctx, st); err != nil {
 				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
@@ -115,6 +128,7 @@ func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateS
 func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, store StateStore) (OrderState, error) {
 	now := s.now().UTC()
 	st.Creating = &now
+	st.EmptyListings = 0
 	if err := store.Save(ctx, st); err != nil {
 		return st, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the intent to order before ordering: %w", err))
 	}
@@ -153,8 +167,8 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 
 // recoverOrder looks for an order a lost create may have placed: for the
 // same names (see orderMatches), placed at or after the intent (minus clock
-// skew; BuyDate is when CAS took the order). It returns 0
-// when there is none and it is safe to order again.
+// skew; BuyDate is when CAS took the order). It returns 0 when none is
+// listed; Sign decides when that makes ordering again safe.
 func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
@@ -182,10 +196,6 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 	}
 	if best != nil {
 		return int64(best.OrderID), nil
-	}
-	if wait := creating.Add(s.settle).Sub(s.now()); wait > 0 {
-		return 0, Transient(ReasonOrderLookup, wait,
-			fmt.Errorf("no CAS order for %s found yet after an order whose answer was lost; looking again before ordering", csr.MainDomain))
 	}
 	return 0, nil
 }

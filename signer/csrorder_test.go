@@ -337,7 +337,12 @@ func TestRecoveryWaitsThenOrdersAgain(t *testing.T) {
 		t.Fatal("ordered again within the settle time")
 	}
 
+	if st := store.last(); st.EmptyListings != 1 || st.Creating == nil {
+		t.Fatalf("the empty listing is not recorded: %+v", st)
+	}
+
 	clk.add(s.settle)
+	req.State = store.last()
 	if _, err := s.Sign(context.Background(), req, store); err != nil {
 		t.Fatal(err)
 	}
@@ -346,6 +351,43 @@ func TestRecoveryWaitsThenOrdersAgain(t *testing.T) {
 	}
 	if store.last().OrderID != "5" {
 		t.Fatalf("state %+v", store.last())
+	}
+}
+
+// After a lost create, the settle time alone is not enough: more than one
+// listing must have found nothing, counted across restarts (in the state),
+// before a second order is placed.
+func TestRecoveryNeedsTwoEmptyListings(t *testing.T) {
+	key := rsaKey(t, 2048)
+	r := newReplay(t, map[string][]reply{
+		"ListUserCertificateOrder":        {ok(jsonBody(map[string]any{"TotalCount": 0, "CertificateOrderList": []any{}}))},
+		"CreateCertificateWithCsrRequest": {ok(jsonBody(map[string]any{"OrderId": 6}))},
+		"DescribeCertificateState":        {ok(jsonBody(map[string]any{"Type": "process"}))},
+	})
+	s, clk := newTestSigner(t, r.URL, nil)
+	if s.settle < 2*time.Minute {
+		t.Fatalf("the default settle time is %s, not several minutes", s.settle)
+	}
+	store := &recStore{}
+	creating := t0
+	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{Creating: &creating}}
+	// The first look comes only after the settle time (e.g. the controller
+	// was down): one empty listing is not enough.
+	clk.add(s.settle + time.Minute)
+	if _, err := s.Sign(context.Background(), req, store); err == nil {
+		t.Fatal("ordered again after a single empty listing")
+	} else if te, ok := AsTransient(err); !ok || te.Reason != ReasonOrderLookup {
+		t.Fatalf("got %v", err)
+	}
+	if r.count("CreateCertificateWithCsrRequest") != 0 {
+		t.Fatal("ordered again after a single empty listing")
+	}
+	req.State = store.last()
+	if _, err := s.Sign(context.Background(), req, store); err != nil {
+		t.Fatal(err)
+	}
+	if r.count("CreateCertificateWithCsrRequest") != 1 || store.last().OrderID != "6" || store.last().EmptyListings != 0 {
+		t.Fatalf("calls %v state %+v", r.actions(), store.last())
 	}
 }
 

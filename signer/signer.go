@@ -54,6 +54,9 @@ type OrderState struct {
 	// recorded. Seeing it without an id means "a create may have happened":
 	// the signer looks the order up instead of creating again.
 	Creating *time.Time `json:"creating,omitempty"`
+	// EmptyListings counts the recovery listings that found no order
+	// after a create whose answer was lost (see Config.SettleTime).
+	EmptyListings int `json:"emptyListings,omitempty"`
 	// OrderedAt is when the order was placed (the Creating time of the
 	// create that produced OrderID). The poll interval backs off with the
 	// time since; when absent, polling starts again at the first interval.
