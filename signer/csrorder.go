@@ -283,6 +283,9 @@ func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id
 	if !samePublicKey(chain.Leaf.PublicKey, csr.CSR.PublicKey) {
 		return Outcome{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
 	}
+	if err := checkLeafNames(chain.Leaf, csr, fmt.Sprintf("CAS order %d", id)); err != nil {
+		return Outcome{}, err
+	}
 	return s.issuedOutcome(ctx, req, chain, fmt.Sprintf("CAS order %d", id)), nil
 }
 

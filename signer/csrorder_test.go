@@ -507,6 +507,13 @@ func TestPollOutcomes(t *testing.T) {
 			check: wantPermanent(ReasonKeyMismatch, "not for the CSR's key"),
 		},
 		{
+			// The CSR's key, but not all of its names: failing is better than
+			// a certificate that makes cert-manager order again.
+			name:  "certificate for other names",
+			state: map[string]any{"Type": "certificate", "Certificate": pemOf(ca.issue(t, key.Public(), time.Hour, "other.example.com"), ca.inter)},
+			check: wantPermanent(ReasonNameMismatch, "does not cover www.example.com"),
+		},
+		{
 			name:  "certificate unusable",
 			state: map[string]any{"Type": "certificate", "Certificate": "oops"},
 			check: wantPermanent(ReasonBadChain, "order 42"),

@@ -34,6 +34,9 @@ func (s *dvOrderSigner) issued(ctx context.Context, req Request, csr *CheckedCSR
 		return Outcome{}, Permanent(ReasonBadChain, "the DV order on CAS instance %s is issued but its certificate is unusable: %v", st.InstanceID, err)
 	}
 	leaf := chain.Leaf
+	if err := checkLeafNames(leaf, csr, dvOrderName(st.InstanceID)); err != nil {
+		return Outcome{}, err
+	}
 	if samePublicKey(leaf.PublicKey, csr.CSR.PublicKey) {
 		return s.issuedOutcome(ctx, req, chain, dvOrderName(st.InstanceID)), nil
 	}
