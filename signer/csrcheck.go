@@ -90,6 +90,11 @@ func CheckCSR(csrPEM []byte) (*CheckedCSR, error) {
 		}
 		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has URI SANs %v", uris)
 	}
+	if kinds, err := unsupportedGeneralNames(csr); err != nil {
+		return nil, Permanent(ReasonBadCSR, "%v", err)
+	} else if len(kinds) > 0 {
+		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has %v SANs, which the certificate would silently lack", kinds)
+	}
 	if len(csr.EmailAddresses) > 0 {
 		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has e-mail SANs %v", csr.EmailAddresses)
 	}
