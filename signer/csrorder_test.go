@@ -280,7 +280,7 @@ func TestLostCreateIsRecoveredByListing(t *testing.T) {
 		}}))},
 		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process", "Domain": "www.example.com"}))},
 	})
-	s, clk := newTestSigner(t, r.URL, nil)
+	s, clk := newTestSigner(t, r.URL, func(c *Config) { c.ProductCode = "globalsign-dv-w-advanced" })
 	store := &recStore{}
 	req := Request{CSRPEM: simpleCSR(t, key, names[0], names...)}
 
@@ -357,6 +357,20 @@ func TestRecoveryWaitsThenOrdersAgain(t *testing.T) {
 // After a lost create, the settle time alone is not enough: more than one
 // listing must have found nothing, counted across restarts (in the state),
 // before a second order is placed.
+// A multi-name CSR for a single-name product is refused before anything is
+// ordered.
+func TestMultiNameCSRForSingleNameProduct(t *testing.T) {
+	r := newReplay(t, map[string][]reply{})
+	s, _ := newTestSigner(t, r.URL, nil) // digicert-free-1-free
+	_, err := s.Sign(context.Background(), Request{CSRPEM: simpleCSR(t, rsaKey(t, 2048), "www.example.com", "www.example.com", "api.example.com")}, &recStore{})
+	if p, ok := AsPermanent(err); !ok || p.Reason != ReasonTooManyNames {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(r.actions()); n != 0 {
+		t.Fatalf("%d remote calls: %v", n, r.actions())
+	}
+}
+
 func TestRecoveryNeedsTwoEmptyListings(t *testing.T) {
 	key := rsaKey(t, 2048)
 	r := newReplay(t, map[string][]reply{
