@@ -203,6 +203,7 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 		return a.decideAndApply(ctx, signer.Outcome{}, err)
 	}
 	sreq := signRequest(a.cr)
+	sreq.OrderTaken = orderTaken(r.Client, a.cr.UID)
 	if iss.GetSpec().OrderAPI == v1alpha1.OrderAPIDVOrder {
 		if err := a.prepareDVRequest(ctx, &sreq); err != nil {
 			return a.decideAndApply(ctx, signer.Outcome{}, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -22,7 +23,35 @@ const (
 	// read (spec.auth's and the Alidns auth's), so that a change to either
 	// re-checks the issuer at once.
 	indexIssuerSecret = "aliyun-cas-issuer.io/secret"
+	// indexRequestOrder indexes CertificateRequests by the CAS order id
+	// recorded on them.
+	indexRequestOrder = v1alpha1.AnnotationOrderID
 )
+
+// indexOrder is the field index function of indexRequestOrder.
+func indexOrder(o client.Object) []string {
+	if id := o.GetAnnotations()[v1alpha1.AnnotationOrderID]; id != "" {
+		return []string{id}
+	}
+	return nil
+}
+
+// orderTaken reports whether a request other than uid records the CAS
+// order id (finished requests included: their order was theirs).
+func orderTaken(c client.Client, uid types.UID) func(ctx context.Context, id string) (bool, error) {
+	return func(ctx context.Context, id string) (bool, error) {
+		var l cmapi.CertificateRequestList
+		if err := c.List(ctx, &l, client.MatchingFields{indexRequestOrder: id}); err != nil {
+			return false, err
+		}
+		for i := range l.Items {
+			if l.Items[i].UID != uid {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+}
 
 // issuerKey names an issuer in one string: "Kind/namespace/name", with an
 // empty namespace for cluster issuers.
@@ -86,6 +115,9 @@ func setupIndexes(mgr manager.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &cmapi.CertificateRequest{}, indexRequestInstance, indexInstance); err != nil {
 		return fmt.Errorf("indexing CertificateRequests by CAS instance: %w", err)
+	}
+	if err := idx.IndexField(ctx, &cmapi.CertificateRequest{}, indexRequestOrder, indexOrder); err != nil {
+		return fmt.Errorf("indexing CertificateRequests by CAS order: %w", err)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 	if st.OrderID == "" && st.Creating != nil {
 		// A create may have happened without us seeing its answer: look
 		// for it before ever ordering again.
-		id, err := s.recoverOrder(ctx, csr, *st.Creating)
+		id, err := s.recoverOrder(ctx, req, csr, *st.Creating)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -169,7 +169,7 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 // same names (see orderMatches), placed at or after the intent (minus clock
 // skew; BuyDate is when CAS took the order). It returns 0 when none is
 // listed; Sign decides when that makes ordering again safe.
-func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating time.Time) (int64, error) {
+func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
 	var best *aliyun.CertificateOrder
@@ -186,9 +186,20 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
 				continue
 			}
-			if best == nil || created.Before(best.Created()) {
-				best = &o
+			if best != nil && !created.Before(best.Created()) {
+				continue
 			}
+			if req.OrderTaken != nil {
+				// Another request's order, for the same names: never ours.
+				taken, err := req.OrderTaken(ctx, strconv.FormatInt(int64(o.OrderID), 10))
+				if err != nil {
+					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("checking whether CAS order %d belongs to another request: %w", int64(o.OrderID), err))
+				}
+				if taken {
+					continue
+				}
+			}
+			best = &o
 		}
 		if len(l.CertificateOrderList) == 0 || int64(page*listPageSize) >= int64(l.TotalCount) {
 			break

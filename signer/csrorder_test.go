@@ -371,6 +371,32 @@ func TestMultiNameCSRForSingleNameProduct(t *testing.T) {
 	}
 }
 
+// The recovery of a lost create never adopts an order another request
+// records, even one for the same names placed after the intent.
+func TestRecoveryNeverAdoptsAnotherRequestsOrder(t *testing.T) {
+	key := rsaKey(t, 2048)
+	r := newReplay(t, map[string][]reply{
+		"ListUserCertificateOrder": {ok(jsonBody(map[string]any{"TotalCount": 2, "CertificateOrderList": []map[string]any{
+			{"OrderId": 301, "Domain": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(time.Second))},
+			{"OrderId": 302, "Domain": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(2 * time.Second))},
+		}}))},
+		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process"}))},
+	})
+	s, clk := newTestSigner(t, r.URL, nil)
+	store := &recStore{}
+	creating := t0
+	var asked []string
+	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{Creating: &creating},
+		OrderTaken: func(_ context.Context, id string) (bool, error) { asked = append(asked, id); return id == "301", nil }}
+	clk.add(5 * time.Second)
+	if _, err := s.Sign(context.Background(), req, store); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.last().OrderID; got != "302" {
+		t.Fatalf("adopted %q (asked %v), want 302: 301 belongs to another request", got, asked)
+	}
+}
+
 func TestRecoveryNeedsTwoEmptyListings(t *testing.T) {
 	key := rsaKey(t, 2048)
 	r := newReplay(t, map[string][]reply{
