@@ -16,6 +16,8 @@ const (
 	ReasonCAReview       = "CAReview"
 	ReasonVerifyFailed   = "VerifyFailed"
 	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonOrderNotVisible: a fresh order is not found yet.
+	ReasonOrderNotVisible = "OrderNotVisible"
 	// ReasonPendingApplication: a fresh order answers "payed" (pending
 	// application) for a while.
 	ReasonPendingApplication = "PendingApplication"
@@ -238,6 +240,12 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	}
 	cs, err := s.client.DescribeCertificateState(ctx, id)
 	if err != nil {
+		if aliyun.IsCode(err, aliyun.CodeNotFoundOrder) && st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < s.settle {
+			// CAS returned this id moments ago: an order not found yet is
+			// CAS catching up, not a reason to fail (and order again).
+			return Outcome{}, Transient(ReasonOrderNotVisible, s.pollAfter(st),
+				fmt.Errorf("CAS does not find order %d yet, placed %s ago; looking again", id, s.now().Sub(*st.OrderedAt).Round(time.Second)))
+		}
 		return Outcome{}, withContext(err, "looking at CAS order %d", id)
 	}
 	switch cs.Type {

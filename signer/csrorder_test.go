@@ -397,6 +397,25 @@ func TestRecoveryNeverAdoptsAnotherRequestsOrder(t *testing.T) {
 	}
 }
 
+// Right after a create, an order CAS does not find yet is transient; long
+// after, it is final.
+func TestFreshOrderNotFoundIsTransient(t *testing.T) {
+	key := rsaKey(t, 2048)
+	for _, tc := range []struct {
+		elapsed   time.Duration
+		transient bool
+	}{{10 * time.Second, true}, {DefaultSettleTime + time.Minute, false}} {
+		r := newReplay(t, map[string][]reply{"DescribeCertificateState": {apiErr(404, "NotFoundOrder", "The order does not exist.")}})
+		s, clk := newTestSigner(t, r.URL, nil)
+		at := t0
+		clk.add(tc.elapsed)
+		_, err := s.Sign(context.Background(), Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{OrderID: "9", OrderedAt: &at}}, &recStore{})
+		if te, ok := AsTransient(err); ok != tc.transient || (ok && te.Reason != ReasonOrderNotVisible) {
+			t.Errorf("after %s: got %v", tc.elapsed, err)
+		}
+	}
+}
+
 func TestRecoveryNeedsTwoEmptyListings(t *testing.T) {
 	key := rsaKey(t, 2048)
 	r := newReplay(t, map[string][]reply{
