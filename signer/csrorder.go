@@ -297,7 +297,10 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Outcome, error) {
 	chain, err := ParseChain([]byte(cs.Certificate))
 	if err != nil {
-		return Outcome{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
+		// The order exists and is paid for: failing would make cert-manager
+		// order again. An odd answer is looked at again instead.
+		return Outcome{}, Transient(ReasonBadChain, s.cfg.MaxPollInterval,
+			fmt.Errorf("CAS order %d is issued but its certificate is unusable (%v); looking again, no new order is placed", id, err))
 	}
 	if !samePublicKey(chain.Leaf.PublicKey, csr.CSR.PublicKey) {
 		return Outcome{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)

@@ -573,9 +573,24 @@ func TestPollOutcomes(t *testing.T) {
 			check: wantPermanent(ReasonNameMismatch, "does not cover www.example.com"),
 		},
 		{
+			// An odd answer for an issued order is looked at again, never a
+			// failure that makes cert-manager order again.
 			name:  "certificate unusable",
 			state: map[string]any{"Type": "certificate", "Certificate": "oops"},
-			check: wantPermanent(ReasonBadChain, "order 42"),
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if te, ok := AsTransient(err); !ok || te.Reason != ReasonBadChain || !strings.Contains(te.Error(), "order 42") {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			name:  "certificate with the intermediate twice",
+			state: map[string]any{"Type": "certificate", "Certificate": pemOf(leaf, ca.inter, ca.inter)},
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if err != nil || res.Kind != OutcomeIssued || string(res.Certificate.Chain) != pemOf(leaf, ca.inter) {
+					t.Fatalf("got %+v, %v", res, err)
+				}
+			},
 		},
 		{
 			name:  "verify_fail",
