@@ -112,6 +112,11 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err := s.saveOrderID(ctx, st, store); err != nil {
 			return Outcome{}, err
 		}
+		out, err := s.poll(ctx, req, csr, st, store)
+		if w := subjectWarning(csr); w != "" {
+			out.Warnings = append(out.Warnings, w)
+		}
+		return out, err
 	}
 	return s.poll(ctx, req, csr, st, store)
 }

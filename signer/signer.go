@@ -103,6 +103,10 @@ type Outcome struct {
 	// Notes are facts worth telling people with the outcome (e.g. "the
 	// requested duration 2160h is not honoured by CAS").
 	Notes []string
+	// Warnings are what people should know about the order just placed
+	// (e.g. subject fields CAS will not put in the certificate); each is
+	// told once, as a Warning Event.
+	Warnings []string
 	// State, when set with OutcomeIssued, is order state not saved yet
 	// (an order that was issued on its first look): the controller records
 	// it together with the request's last write. Saving it separately
