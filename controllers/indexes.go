@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -23,35 +22,7 @@ const (
 	// read (spec.auth's and the Alidns auth's), so that a change to either
 	// re-checks the issuer at once.
 	indexIssuerSecret = "aliyun-cas-issuer.io/secret"
-	// indexRequestOrder indexes CertificateRequests by the CAS order id
-	// recorded on them.
-	indexRequestOrder = v1alpha1.AnnotationOrderID
 )
-
-// indexOrder is the field index function of indexRequestOrder.
-func indexOrder(o client.Object) []string {
-	if id := o.GetAnnotations()[v1alpha1.AnnotationOrderID]; id != "" {
-		return []string{id}
-	}
-	return nil
-}
-
-// orderTaken reports whether a request other than uid records the CAS
-// order id (finished requests included: their order was theirs).
-func orderTaken(c client.Client, uid types.UID) func(ctx context.Context, id string) (bool, error) {
-	return func(ctx context.Context, id string) (bool, error) {
-		var l cmapi.CertificateRequestList
-		if err := c.List(ctx, &l, client.MatchingFields{indexRequestOrder: id}); err != nil {
-			return false, err
-		}
-		for i := range l.Items {
-			if l.Items[i].UID != uid {
-				return true, nil
-			}
-		}
-		return false, nil
-	}
-}
 
 // issuerKey names an issuer in one string: "Kind/namespace/name", with an
 // empty namespace for cluster issuers.

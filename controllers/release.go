@@ -25,7 +25,7 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}
-	st := loadState(cr)
+	st := a.state
 	// An issued request holds nothing to give back but validation records
 	// whose removal failed at issuance.
 	// A request whose key was adopted handed its order to the request
@@ -37,6 +37,13 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	if isIssued(cr) {
 		// Only its validation records are left to give back.
 		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+	}
+	if err := a.checkHeld(ctx, st); err != nil {
+		if _, ok := signer.AsPermanent(err); ok {
+			// Another live request holds the order: never cancel it.
+			log.Info("not cancelling an order another request holds", "reason", err.Error())
+			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+		}
 	}
 
 	if a.iss == nil {

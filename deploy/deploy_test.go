@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testenv"
 )
 
@@ -51,6 +52,8 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers", r),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasissuers/status", []string{"patch"}),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers/status", []string{"patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs", []string{"get", "list", "watch", "patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs/status", []string{"patch"}),
 		perms(sa, "*", "events.k8s.io", "events", []string{"create", "patch"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"create"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"get", "update"}, leaseName),
@@ -60,6 +63,15 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 		l = append(l, perms(sa, ns, "", "secrets", r))
 	}
 	return sortedUnique(l...)
+}
+
+// stateKeyGrants let the controller create Secrets in its own namespace and
+// read the order state key there, and nothing more.
+func stateKeyGrants(sa, ns string) []string {
+	return sortedUnique(
+		perms(sa, ns, "", "secrets", []string{"create"}),
+		perms(sa, ns, "", "secrets", []string{"get"}, controllers.StateKeySecretName),
+	)
 }
 
 // approverGrants lets cert-manager's approver approve requests for these
@@ -73,7 +85,7 @@ func approverGrants(sa string) []string {
 // base grant. Adding a permission to the manifests fails the tests until it
 // is added here, on purpose.
 func defaultAllowList() []string {
-	return sortedUnique(controllerGrants(controllerSA, installNS, certManager), approverGrants(certManagerSA))
+	return sortedUnique(controllerGrants(controllerSA, installNS, certManager), stateKeyGrants(controllerSA, installNS), approverGrants(certManagerSA))
 }
 
 // optInValues turn on every opt-in permission of the chart.
@@ -84,11 +96,16 @@ rbac:
   keyAdoption:
     enabled: true
     namespaces: [team-c]
+  certificateSync:
+    namespaces: [team-d]
+    clusterWide: true
+    serviceTargets: true
 `
 
 // optInAllowList is what optInValues grant: the defaults, Secrets read in
-// team-a, team-b and (cluster-wide opt-in) everywhere, and key adoption's
-// Secret writes in team-c.
+// team-a, team-b and (cluster-wide opt-in) everywhere, key adoption's
+// Secret writes in team-c, and the certificate syncs' Secret get and
+// Service get and patch in team-d and (cluster-wide opt-in) everywhere.
 func optInAllowList() []string {
 	return sortedUnique(
 		defaultAllowList(),
@@ -96,6 +113,10 @@ func optInAllowList() []string {
 		perms(controllerSA, "team-b", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "*", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "team-c", "", "secrets", []string{"get", "update", "patch"}),
+		perms(controllerSA, "team-c", "cert-manager.io", "certificates", []string{"get"}),
+		perms(controllerSA, "team-d", "", "secrets", []string{"get"}),
+		perms(controllerSA, "team-d", "", "services", []string{"get", "patch"}),
+		perms(controllerSA, "*", "", "services", []string{"get", "patch"}),
 	)
 }
 
@@ -144,6 +165,10 @@ metrics:
     interval: 1m
     scrapeTimeout: 20s
     labels: {release: prometheus}
+  dashboard:
+    enabled: true
+    labels: {grafana_dashboard: "1", team: pki}
+    annotations: {grafana_folder: PKI}
 healthProbe:
   port: 9091
 livenessProbe:
@@ -201,13 +226,16 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole//aliyun-cas-issuer-controller",
 		"ClusterRoleBinding//aliyun-cas-issuer-approver",
 		"ClusterRoleBinding//aliyun-cas-issuer-controller",
+		"CustomResourceDefinition//aliyuncascertificatesyncs.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasclusterissuers.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasissuers.aliyun-cas-issuer.io",
 		"Deployment/aliyun-cas-issuer-system/aliyun-cas-issuer",
 		"PodDisruptionBudget/aliyun-cas-issuer-system/aliyun-cas-issuer",
 		"Role/aliyun-cas-issuer-system/aliyun-cas-issuer-leader-election",
+		"Role/aliyun-cas-issuer-system/aliyun-cas-issuer-state-key",
 		"Role/cert-manager/aliyun-cas-issuer-secrets-reader",
 		"RoleBinding/aliyun-cas-issuer-system/aliyun-cas-issuer-leader-election",
+		"RoleBinding/aliyun-cas-issuer-system/aliyun-cas-issuer-state-key",
 		"RoleBinding/cert-manager/aliyun-cas-issuer-secrets-reader",
 		"Service/aliyun-cas-issuer-system/aliyun-cas-issuer-metrics",
 		"ServiceAccount/aliyun-cas-issuer-system/aliyun-cas-issuer",
@@ -394,7 +422,9 @@ func TestChartNonDefaults(t *testing.T) {
 	sa1 := "system:serviceaccount:" + fullNS + ":cas"
 	want := sortedUnique(
 		controllerGrants(sa1, "issuer-leases", "platform-secrets", "team-a", "team-b"),
+		stateKeyGrants(sa1, fullNS),
 		perms(sa1, "team-a", "", "secrets", []string{"get", "update", "patch"}),
+		perms(sa1, "team-a", "cert-manager.io", "certificates", []string{"get"}),
 		approverGrants("system:serviceaccount:security:cm"),
 	)
 	checkGrants(t, "non-default chart", objs.grants(t), want)
@@ -412,6 +442,7 @@ func TestChartVariants(t *testing.T) {
 		}
 		want := sortedUnique(controllerGrants(controllerSA, installNS, certManager), approverGrants(certManagerSA))
 		want = slices.DeleteFunc(want, func(s string) bool { return strings.Contains(s, " "+installNS+" ") })
+		want = sortedUnique(want, stateKeyGrants(controllerSA, installNS))
 		checkGrants(t, "no leader election", objs.grants(t), want)
 	})
 	t.Run("metrics off", func(t *testing.T) {
@@ -481,6 +512,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"replicas without leader election", "leaderElection: {enabled: false}\n", []string{"leaderElection.enabled"}},
 		{"both PDB bounds", "podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}\n", []string{"not both"}},
 		{"ServiceMonitor without metrics", "metrics: {enabled: false, serviceMonitor: {enabled: true}}\n", []string{"metrics.enabled"}},
+		{"dashboard without metrics", "metrics: {enabled: false, dashboard: {enabled: true}}\n", []string{"metrics.enabled"}},
 		{"no ServiceAccount name", "serviceAccount: {create: false}\n", []string{"serviceAccount.name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -499,13 +531,14 @@ func TestChartRejectsBadValues(t *testing.T) {
 
 // TestRBACAllowList: the chart's defaults and the kustomize base grant
 // exactly the allow-list; the example overlay adds only Secrets read in
-// team-a.
+// team-a, and Service get and patch there for certificate sync targets.
 func TestRBACAllowList(t *testing.T) {
 	checkGrants(t, "chart defaults", mustHelm(t, releaseName, installNS, "").grants(t), defaultAllowList())
 	checkGrants(t, "kustomize base", kustomize(t, baseRel).grants(t), defaultAllowList())
 	checkGrants(t, "kustomize overlay", kustomize(t, overlayRel).grants(t), sortedUnique(
 		defaultAllowList(),
 		perms(controllerSA, "team-a", "", "secrets", []string{"get", "list", "watch"}),
+		perms(controllerSA, "team-a", "", "services", []string{"get", "patch"}),
 	))
 	// Nothing in any render lets the controller read Secrets cluster-wide,
 	// write them, or touch RBAC, pods or nodes unless opted in.

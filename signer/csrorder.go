@@ -175,7 +175,8 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 // recoverOrder looks for an order a lost create may have placed: for the
 // same names (see orderMatches), placed at or after the intent (minus clock
 // skew; BuyDate is when CAS took the order). It returns 0 when none is
-// listed; Sign decides when that makes ordering again safe.
+// listed; Sign decides when that makes ordering again safe. Orders
+// another request holds (Request.OrderTaken) are never taken over.
 func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
