@@ -28,6 +28,12 @@ type Options struct {
 	// controller's own (ambient) credentials; cluster issuers always may.
 	IssuerAmbientCredentials bool
 
+	// AllowInsecureEndpoints (--allow-insecure-endpoints) lifts the
+	// endpoint rules for test set-ups: plain http endpoints, private
+	// addresses for namespaced issuers, and auth.stsEndpoint with ambient
+	// credentials on namespaced issuers are then accepted.
+	AllowInsecureEndpoints bool
+
 	// DNSNameservers are the name servers the Alidns provider's propagation
 	// check queries when an issuer names none ("host" or "host:port");
 	// empty means each zone's authoritative name servers.
@@ -48,6 +54,10 @@ type Options struct {
 	RateLimit       float64
 	Burst           int
 	CallTimeout     time.Duration
+	// OrderSettleTime is how long after a create whose answer was lost the
+	// issuer waits for the order to show in CAS's listings before it may
+	// order again; zero takes the signer's default.
+	OrderSettleTime time.Duration
 	// SignTimeout bounds one Sign, Cancel or Check.
 	SignTimeout time.Duration
 	// StateKeyNamespace is where the order state key Secret

@@ -83,7 +83,11 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	}
 	sg, err := s.opts.NewSigner(cfg)
 	if err != nil {
-		return nil, signer.Issuer(signer.ReasonInvalidConfig, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
+		reason := signer.ReasonInvalidConfig
+		if ie, ok := signer.AsIssuer(err); ok && ie.Reason != "" {
+			reason = ie.Reason // e.g. InsecureEndpoint, PrivateEndpoint
+		}
+		return nil, signer.Issuer(reason, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
 	}
 	e := &signerEntry{key: key, signer: sg, secrets: secrets, poll: cfg.WithDefaults().PollInterval}
 
@@ -131,8 +135,13 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		RateLimit:        s.opts.RateLimit,
 		Burst:            s.opts.Burst,
 		Timeout:          s.opts.CallTimeout,
+		SettleTime:       s.opts.OrderSettleTime,
 		OnCall:           observeCall,
 		OnOrderCreated:   observeOrderCreated,
+		Endpoints: signer.EndpointPolicy{
+			AllowInsecure: s.opts.AllowInsecureEndpoints,
+			Namespaced:    !iss.IsClusterScoped(),
+		},
 	}
 	if spec.PollInterval != nil {
 		cfg.PollInterval = spec.PollInterval.Duration

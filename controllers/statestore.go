@@ -27,6 +27,7 @@ import (
 type stateRest struct {
 	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
 	ValidationRecords []string   `json:"validationRecords,omitempty"`
+	EmptyListings     int        `json:"emptyListings,omitempty"`
 }
 
 // loadState reads the order state from a request's annotations. Unparsable
@@ -43,6 +44,7 @@ func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 		InstanceID:        a[v1alpha1.AnnotationInstanceID],
 		OrderedAt:         rest.OrderedAt,
 		ValidationRecords: rest.ValidationRecords,
+		EmptyListings:     rest.EmptyListings,
 	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
@@ -82,8 +84,8 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 	}
 	set(v1alpha1.AnnotationCreating, creating)
 	rest := ""
-	if st.OrderedAt != nil || len(st.ValidationRecords) > 0 {
-		if b, err := json.Marshal(stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords}); err == nil {
+	if st.OrderedAt != nil || len(st.ValidationRecords) > 0 || st.EmptyListings > 0 {
+		if b, err := json.Marshal(stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings}); err == nil {
 			rest = string(b)
 		}
 	}

@@ -58,11 +58,14 @@ type macInput struct {
 	Creating          string   `json:"creating"`
 	OrderedAt         string   `json:"orderedAt"`
 	ValidationRecords []string `json:"validationRecords"`
+	// EmptyListings is left out when zero, so that the MAC of state
+	// without it is unchanged.
+	EmptyListings int `json:"emptyListings,omitempty"`
 }
 
 func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) string {
 	in := macInput{Version: 1, Place: place, UID: uid, Kind: kind, Object: object,
-		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords}
+		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings}
 	if st.Creating != nil {
 		// As stored: second precision, rounded down.
 		in.Creating = st.Creating.UTC().Format(time.RFC3339)

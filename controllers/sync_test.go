@@ -452,7 +452,8 @@ func TestSyncCheckReuploads(t *testing.T) {
 	}
 	t.Logf("calls after %d checks: %v", c["GetUserCertificateDetail"], c)
 
-	up, err := signer.NewUploader(signer.Config{Endpoint: e.url, Credentials: signer.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret}}, signer.UploadAPI20200407)
+	up, err := signer.NewUploader(signer.Config{Endpoint: e.url, Credentials: signer.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
+		Endpoints: signer.EndpointPolicy{AllowInsecure: true}}, signer.UploadAPI20200407) // the simulator serves http
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -412,7 +412,7 @@ func startManager(t *testing.T, sa string, cacheOpts cache.Options, leaderElect 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{ClusterResourceNamespace: certManager}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{ClusterResourceNamespace: certManager, AllowInsecureEndpoints: true /* the simulator serves http on loopback */}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

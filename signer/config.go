@@ -40,6 +40,11 @@ type Config struct {
 	Burst     int
 	// Timeout bounds one remote call.
 	Timeout time.Duration
+	// SettleTime is how long after a create whose answer was lost the
+	// order may take to show in CAS's listings: no second order is placed
+	// before it has passed (and at least MinEmptyListings listings found
+	// nothing).
+	SettleTime time.Duration
 	// DVOrder configures the 2018-07-13 flow.
 	DVOrder DVOrderConfig
 	// DNS configures who makes DNS validation records exist (see
@@ -53,7 +58,15 @@ type Config struct {
 	OnOrderCreated func(orderAPI string)
 	// Transport, when set, carries the remote calls (tests, proxies).
 	Transport http.RoundTripper
+	// Endpoints is the policy every endpoint must satisfy (https; for a
+	// namespaced issuer no private address and no auth.stsEndpoint with
+	// ambient credentials), and the AIA root fetch too.
+	Endpoints EndpointPolicy
 }
+
+// EndpointPolicy says which endpoints an issuer may use (see
+// aliyun.EndpointPolicy).
+type EndpointPolicy = aliyun.EndpointPolicy
 
 // Contact is who the CA contacts about an order.
 type Contact struct {
@@ -91,9 +104,16 @@ const (
 	DefaultRateLimit        = aliyun.DefaultRateLimit
 	DefaultBurst            = aliyun.DefaultBurst
 	DefaultTimeout          = aliyun.DefaultTimeout
-	DefaultDNSProvider      = DNSProviderManual
-	DefaultDNSEndpoint      = aliyun.DefaultDNSEndpoint
-	DefaultDNSTTL           = 600
+	// DefaultSettleTime: CAS does not publish how fast a new order shows
+	// in ListUserCertificateOrder; several minutes is the safe side, as a
+	// second order costs quota.
+	DefaultSettleTime = 5 * time.Minute
+	// MinEmptyListings is how many recovery listings must find nothing
+	// before a lost create is ordered again.
+	MinEmptyListings   = 2
+	DefaultDNSProvider = DNSProviderManual
+	DefaultDNSEndpoint = aliyun.DefaultDNSEndpoint
+	DefaultDNSTTL      = 600
 	// DefaultPropagationTimeout bounds the wait for a DNS record to be
 	// visible at the name servers.
 	DefaultPropagationTimeout = 10 * time.Minute
@@ -132,6 +152,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleTime <= 0 {
+		c.SettleTime = DefaultSettleTime
 	}
 	if c.DNS.Provider == "" {
 		c.DNS.Provider = DefaultDNSProvider

@@ -12,18 +12,23 @@ import (
 
 // Reasons of the CSR flow's outcomes.
 const (
-	ReasonDomainVerify      = "DomainVerify"
-	ReasonCAReview          = "CAReview"
-	ReasonVerifyFailed      = "VerifyFailed"
-	ReasonOrderCancelled    = "OrderCancelled"
-	ReasonKeyMismatch       = "KeyMismatch"
-	ReasonBadChain          = "BadChain"
-	ReasonQuotaExhausted    = aliyun.ReasonQuotaExhausted
-	ReasonOrderMaybeCreated = "OrderMaybeCreated"
-	ReasonOrderLookup       = "OrderLookup"
-	ReasonStateNotSaved     = "StateNotSaved"
-	ReasonUnknownOrderState = "UnknownOrderState"
-	ReasonBadOrderState     = "BadOrderState"
+	ReasonDomainVerify   = "DomainVerify"
+	ReasonCAReview       = "CAReview"
+	ReasonVerifyFailed   = "VerifyFailed"
+	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonOrderNotVisible: a fresh order is not found yet.
+	ReasonOrderNotVisible = "OrderNotVisible"
+	// ReasonPendingApplication: a fresh order answers "payed" (pending
+	// application) for a while.
+	ReasonPendingApplication = "PendingApplication"
+	ReasonKeyMismatch        = "KeyMismatch"
+	ReasonBadChain           = "BadChain"
+	ReasonQuotaExhausted     = aliyun.ReasonQuotaExhausted
+	ReasonOrderMaybeCreated  = "OrderMaybeCreated"
+	ReasonOrderLookup        = "OrderLookup"
+	ReasonStateNotSaved      = "StateNotSaved"
+	ReasonUnknownOrderState  = "UnknownOrderState"
+	ReasonBadOrderState      = "BadOrderState"
 	// ReasonValidationRemoved: Cancel removed validation records only.
 	ReasonValidationRemoved = "ValidationRecordsRemoved"
 )
@@ -37,6 +42,11 @@ const (
 	maxListPages = 20
 )
 
+// payedGrace is how long after a create "payed" counts as the fresh
+// order's pending application rather than a cancellation (how long CAS
+// shows it is not published).
+const payedGrace = 10 * time.Minute
+
 // csrSigner is the CAS 2020-04-07 flow: the CSR is sent as is, so the key
 // never leaves the cluster.
 type csrSigner struct {
@@ -47,7 +57,7 @@ type csrSigner struct {
 }
 
 func newCSRSigner(base flow) *csrSigner {
-	return &csrSigner{flow: base, settle: base.cfg.Timeout}
+	return &csrSigner{flow: base, settle: base.cfg.SettleTime}
 }
 
 // Sign advances the request's order by one step.
@@ -64,10 +74,23 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
+		if id == 0 {
+			// Nothing listed: ordering again is safe only after the settle
+			// time and more than one empty listing, counted durably.
+			st.EmptyListings++
+			if err := store.Save(ctx, st); err != nil {
+				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording an empty look-up of a lost CAS order: %w", err))
+			}
+			wait := st.Creating.Add(s.settle).Sub(s.now())
+			if wait > 0 || st.EmptyListings < MinEmptyListings {
+				return Outcome{}, Transient(ReasonOrderLookup, max(wait, s.cfg.PollInterval),
+					fmt.Errorf("no CAS order for %s found yet (%d empty listings) after an order whose answer was lost; looking again before ordering", csr.MainDomain, st.EmptyListings))
+			}
+		}
 		if id != 0 {
 			orderedAt := *st.Creating
 			st.OrderID = strconv.FormatInt(id, 10)
-			st.Creating = nil
+			st.Creating, st.EmptyListings = nil, 0
 			st.OrderedAt = &orderedAt
 			if err := store.Save(ctx, st); err != nil {
 				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
@@ -83,29 +106,19 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
-		if s.dns == nil {
-			return s.firstLook(ctx, req, csr, st, store)
-		}
+		// The id is saved as soon as it is known, before anything else
+		// (even for an order issued at once): a crash after this point
+		// finds the order by its id, never by listing.
 		if err := s.saveOrderID(ctx, st, store); err != nil {
 			return Outcome{}, err
 		}
+		out, err := s.poll(ctx, req, csr, st, store)
+		if w := subjectWarning(csr); w != "" {
+			out.Warnings = append(out.Warnings, w)
+		}
+		return out, err
 	}
 	return s.poll(ctx, req, csr, st, store)
-}
-
-// firstLook polls a new order whose id is not saved yet. An order issued at
-// once hands its state to the controller with the certificate; any other
-// outcome saves the id before it is returned.
-func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
-	res, err := s.poll(ctx, req, csr, st, store)
-	if err == nil && res.Kind == OutcomeIssued {
-		res.State = &st
-		return res, nil
-	}
-	if serr := s.saveOrderID(ctx, st, store); serr != nil {
-		return Outcome{}, serr
-	}
-	return res, err
 }
 
 func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateStore) error {
@@ -122,6 +135,7 @@ func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateS
 func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, store StateStore) (OrderState, error) {
 	now := s.now().UTC()
 	st.Creating = &now
+	st.EmptyListings = 0
 	if err := store.Save(ctx, st); err != nil {
 		return st, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the intent to order before ordering: %w", err))
 	}
@@ -158,10 +172,11 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 	return st, nil
 }
 
-// recoverOrder looks for an order a lost create may have placed: same
-// names, placed at or after the intent (minus clock skew). It returns 0
-// when there is none and it is safe to order again. Orders another request
-// holds (Request.OrderTaken) are never taken over.
+// recoverOrder looks for an order a lost create may have placed: for the
+// same names (see orderMatches), placed at or after the intent (minus clock
+// skew; BuyDate is when CAS took the order). It returns 0 when none is
+// listed; Sign decides when that makes ordering again safe. Orders
+// another request holds (Request.OrderTaken) are never taken over.
 func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
@@ -176,21 +191,23 @@ func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedC
 		for i := range l.CertificateOrderList {
 			o := l.CertificateOrderList[i]
 			created := o.Created()
-			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !sameNames(o.Names(), want) {
+			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
+				continue
+			}
+			if best != nil && !created.Before(best.Created()) {
 				continue
 			}
 			if req.OrderTaken != nil {
+				// Another request's order, for the same names: never ours.
 				taken, err := req.OrderTaken(ctx, strconv.FormatInt(int64(o.OrderID), 10))
 				if err != nil {
-					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS orders other requests hold: %w", err))
+					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("checking whether CAS order %d belongs to another request: %w", int64(o.OrderID), err))
 				}
 				if taken {
 					continue
 				}
 			}
-			if best == nil || created.Before(best.Created()) {
-				best = &o
-			}
+			best = &o
 		}
 		if len(l.CertificateOrderList) == 0 || int64(page*listPageSize) >= int64(l.TotalCount) {
 			break
@@ -199,11 +216,18 @@ func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedC
 	if best != nil {
 		return int64(best.OrderID), nil
 	}
-	if wait := creating.Add(s.settle).Sub(s.now()); wait > 0 {
-		return 0, Transient(ReasonOrderLookup, wait,
-			fmt.Errorf("no CAS order for %s found yet after an order whose answer was lost; looking again before ordering", csr.MainDomain))
-	}
 	return 0, nil
+}
+
+// orderMatches: a listed order is for this CSR. Package orders (CPACK)
+// name only their main domain (Domain: the CSR's CN, else its first name),
+// so that is what is compared; a listing that gives the SANs too is
+// compared name for name.
+func orderMatches(o aliyun.CertificateOrder, csr *CheckedCSR, want map[string]bool) bool {
+	if o.Sans != "" || o.CommonName != "" {
+		return sameNames(o.Names(), want)
+	}
+	return strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."), csr.MainDomain)
 }
 
 func (s *csrSigner) orderID(st OrderState) (int64, error) {
@@ -222,6 +246,12 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	}
 	cs, err := s.client.DescribeCertificateState(ctx, id)
 	if err != nil {
+		if aliyun.IsCode(err, aliyun.CodeNotFoundOrder) && st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < s.settle {
+			// CAS returned this id moments ago: an order not found yet is
+			// CAS catching up, not a reason to fail (and order again).
+			return Outcome{}, Transient(ReasonOrderNotVisible, s.pollAfter(st),
+				fmt.Errorf("CAS does not find order %d yet, placed %s ago; looking again", id, s.now().Sub(*st.OrderedAt).Round(time.Second)))
+		}
 		return Outcome{}, withContext(err, "looking at CAS order %d", id)
 	}
 	switch cs.Type {
@@ -252,6 +282,16 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 		}
 		return Outcome{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for CAS order %d%s", domain, id, note)
 	case aliyun.StatePayed:
+		// "payed" is pending application (待申请): a fresh order may show it
+		// before it asks for validation, and a cancelled one shows it for
+		// good. Only the second is final.
+		if st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < payedGrace {
+			return pendingOutcome(&Pending{
+				Reason:     ReasonPendingApplication,
+				Message:    fmt.Sprintf("CAS order %d is pending application (state %q); looking again", id, cs.Type),
+				RetryAfter: s.pollAfter(st),
+			}), nil
+		}
 		return Outcome{}, Permanent(ReasonOrderCancelled, "CAS order %d was cancelled before issuance (state %q)", id, cs.Type)
 	default:
 		return Outcome{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
@@ -263,10 +303,16 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Outcome, error) {
 	chain, err := ParseChain([]byte(cs.Certificate))
 	if err != nil {
-		return Outcome{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
+		// The order exists and is paid for: failing would make cert-manager
+		// order again. An odd answer is looked at again instead.
+		return Outcome{}, Transient(ReasonBadChain, s.cfg.MaxPollInterval,
+			fmt.Errorf("CAS order %d is issued but its certificate is unusable (%v); looking again, no new order is placed", id, err))
 	}
 	if !samePublicKey(chain.Leaf.PublicKey, csr.CSR.PublicKey) {
 		return Outcome{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
+	}
+	if err := checkLeafNames(chain.Leaf, csr, fmt.Sprintf("CAS order %d", id)); err != nil {
+		return Outcome{}, err
 	}
 	return s.issuedOutcome(ctx, req, chain, fmt.Sprintf("CAS order %d", id)), nil
 }
@@ -340,10 +386,11 @@ func (s *csrSigner) Check(ctx context.Context) (Health, error) {
 		return Health{}, checkError(err, "reading the quota of product %s", s.cfg.ProductCode)
 	}
 	q := &Quota{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount)}
-	return Health{
-		Summary: fmt.Sprintf("checked %s: %d of %d certificates of %s left", s.cfg.Endpoint, max(q.Total-q.Used, 0), q.Total, s.cfg.ProductCode),
-		Quota:   q,
-	}, nil
+	summary := fmt.Sprintf("checked %s: %d of %d certificates of %s left", s.cfg.Endpoint, max(q.Total-q.Used, 0), q.Total, s.cfg.ProductCode)
+	if w := aliyun.SiteWarning(s.cfg.Endpoint, s.cfg.ProductCode); w != "" {
+		summary += "; warning: " + w
+	}
+	return Health{Summary: summary, Quota: q}, nil
 }
 
 // checkError classifies a health-check failure: what would fail a request

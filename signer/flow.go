@@ -31,7 +31,7 @@ type flow struct {
 }
 
 func newFlow(cfg Config, client *aliyun.Client, dns *alidnsProvider) flow {
-	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport), dns: dns}
+	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport, cfg.Endpoints), dns: dns}
 }
 
 // pollAfter is when to look at a pending order again: PollInterval, then

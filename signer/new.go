@@ -24,11 +24,11 @@ func New(cfg Config) (Signer, error) {
 	}
 	client, err := aliyun.New(cfg.clientOptions())
 	if err != nil {
-		return nil, Issuer(ReasonInvalidConfig, err)
+		return nil, configError(err)
 	}
 	dns, err := newDNSProvider(cfg, client)
 	if err != nil {
-		return nil, Issuer(ReasonInvalidConfig, err)
+		return nil, configError(err)
 	}
 	base := newFlow(cfg, client, dns)
 	switch cfg.OrderAPI {
@@ -37,6 +37,16 @@ func New(cfg Config) (Signer, error) {
 	default:
 		return newCSRSigner(base), nil
 	}
+}
+
+// configError is the IssuerError of a configuration the client refused:
+// with the client's own reason (InsecureEndpoint, PrivateEndpoint, ...)
+// when it gave one.
+func configError(err error) error {
+	if e, ok := aliyun.AsError(err); ok && e.Reason != "" {
+		return Issuer(e.Reason, err)
+	}
+	return Issuer(ReasonInvalidConfig, err)
 }
 
 // clientOptions are the client settings of a configuration (endpoints,
@@ -51,6 +61,7 @@ func (c Config) clientOptions() aliyun.Options {
 		OnCall:      c.OnCall,
 		Transport:   c.Transport,
 		DNSEndpoint: c.DNS.Endpoint,
+		Endpoints:   c.Endpoints,
 	}
 }
 
@@ -106,6 +117,7 @@ func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) 
 			Burst:       cfg.Burst,
 			OnCall:      cfg.OnCall,
 			Transport:   cfg.Transport,
+			Endpoints:   cfg.Endpoints,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("the Alidns client: %w", err)

@@ -57,6 +57,9 @@ func simConfig(url string) signer.Config {
 		RateLimit:    100,
 		Burst:        20,
 		Timeout:      2 * time.Second,
+		SettleTime:   2 * time.Second, // the simulator lists an order at once
+		// The simulator serves plain http on loopback.
+		Endpoints: signer.EndpointPolicy{AllowInsecure: true},
 	}
 }
 
@@ -232,9 +235,9 @@ func TestSimHappyPath(t *testing.T) {
 }
 
 func TestSimMultiSAN(t *testing.T) {
-	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"geotrust-dv-m-starter": {Quota: 2}}, Validation: "auto"})
+	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"globalsign-dv-w-advanced": {Quota: 2, MaxNames: 5}}, Validation: "auto"})
 	cfg := simConfig(url)
-	cfg.ProductCode = "geotrust-dv-m-starter"
+	cfg.ProductCode = "globalsign-dv-w-advanced"
 	sg, err := signer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
