@@ -131,7 +131,7 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 			return ctrl.Result{RequeueAfter: approvalGrace - age}, nil
 		}
 		if err := r.setPending(ctx, cr, msgWaitingForApproval, "", ""); err != nil {
-			return r.requeueOnConflict(err)
+			return requeueOnWriteRace(err)
 		}
 		return ctrl.Result{}, nil
 	}
@@ -172,12 +172,12 @@ func (r *CertificateRequestReconciler) sign(ctx context.Context, cr *cmapi.Certi
 	if err != nil {
 		return r.handleError(ctx, cr, iss, entry.secrets, err)
 	}
-	switch {
-	case len(res.AdoptKeyPEM) > 0:
+	switch res.Kind {
+	case signer.OutcomeAdoptKey:
 		return r.adoptKey(ctx, cr, iss, entry.secrets, res)
-	case res.Pending != nil:
+	case signer.OutcomePending:
 		return r.pending(ctx, cr, iss, entry.secrets, res.Pending)
-	case len(res.Chain) > 0:
+	case signer.OutcomeIssued:
 		return r.issued(ctx, cr, iss, entry.secrets, res)
 	}
 	return r.handleError(ctx, cr, iss, entry.secrets, signer.Transient("NoResult", 0, errors.New("the signer returned neither a certificate nor a pending order")))
@@ -215,7 +215,7 @@ func (r *CertificateRequestReconciler) pending(ctx context.Context, cr *cmapi.Ce
 	markPending(cr, iss)
 	reason := eventReason(p.Reason, "OrderPending")
 	if err := r.setPending(ctx, cr, msg, reason, "Sign", iss); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	after := p.RetryAfter
 	if after <= 0 {
@@ -232,29 +232,23 @@ func (r *CertificateRequestReconciler) pending(ctx context.Context, cr *cmapi.Ce
 }
 
 // issued writes the chain and marks the request Ready.
-func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, secrets []string, res signer.Result) (ctrl.Result, error) {
+func (r *CertificateRequestReconciler) issued(ctx context.Context, cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, secrets []string, res signer.Outcome) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(cr)
 	base := cr.DeepCopy()
-	cr.Status.Certificate = res.Chain
-	if len(res.CA) > 0 {
-		cr.Status.CA = res.CA
+	cert := res.Certificate
+	cr.Status.Certificate = cert.Chain
+	if len(cert.CA) > 0 {
+		cr.Status.CA = cert.CA
 	}
 	st := loadState(cr)
 	if res.State != nil {
 		st = *res.State
 	}
-	msg := "certificate issued"
-	if st.OrderID != "" {
-		msg += " by CAS order " + st.OrderID
-	} else if st.InstanceID != "" {
-		msg += " on CAS instance " + st.InstanceID
-	}
-	if res.Leaf != nil {
-		msg += ", valid until " + res.Leaf.NotAfter.UTC().Format(time.RFC3339)
-	}
+	// Said once: the condition and the Event carry the same sentence.
+	msg := cert.Summary()
 	setReady(cr, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued, msg, metav1.Now())
 	if err := r.patchStatus(ctx, cr, base); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	r.backoff.Forget(key)
 	observeIssued(cr, iss, time.Now())
@@ -314,7 +308,7 @@ func (r *CertificateRequestReconciler) retry(ctx context.Context, cr *cmapi.Cert
 	}
 	markPending(cr, iss)
 	if perr := r.setPending(ctx, cr, prefix+msg, evReason, actionRetry, iss); perr != nil {
-		return r.requeueOnConflict(perr)
+		return requeueOnWriteRace(perr)
 	}
 	return ctrl.Result{RequeueAfter: delay}, nil
 }
@@ -330,7 +324,7 @@ func (r *CertificateRequestReconciler) fail(ctx context.Context, cr *cmapi.Certi
 		cr.Status.FailureTime = &now
 	}
 	if err := r.patchStatus(ctx, cr, base); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	r.backoff.Forget(client.ObjectKeyFromObject(cr))
 	observeFailed(cr, iss, reason)
@@ -353,7 +347,7 @@ func (r *CertificateRequestReconciler) deny(ctx context.Context, cr *cmapi.Certi
 		cr.Status.FailureTime = &now
 	}
 	if err := r.patchStatus(ctx, cr, base); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	return r.release(ctx, cr)
 }
@@ -362,7 +356,7 @@ func (r *CertificateRequestReconciler) deny(ctx context.Context, cr *cmapi.Certi
 // issuer becoming Ready wakes it, the requeue is a safety net.
 func (r *CertificateRequestReconciler) waitForIssuer(ctx context.Context, cr *cmapi.CertificateRequest, msg string) (ctrl.Result, error) {
 	if err := r.setPending(ctx, cr, msg, eventIssuerNotReady, "Sign", nil); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
 }

@@ -33,20 +33,24 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return r.unfinalize(ctx, cr)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
-	what := orderName(st)
+	if isIssued(cr) {
+		// Only its validation records are left to give back.
+		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+	}
 
 	iss, err := r.getIssuer(ctx, cr)
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		r.event(cr, nil, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: its issuer no longer exists")
+		r.event(cr, nil, "Warning", eventOrderNotCancelled, "Cancel", st.Name()+" not cancelled: its issuer no longer exists")
 		return r.unfinalize(ctx, cr)
 	}
+	var done signer.Cancelled
 	entry, err := r.signers.get(ctx, iss)
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-		err = entry.signer.Cancel(cctx, st)
+		done, err = entry.signer.Cancel(cctx, st)
 		cancel()
 	}
 	var secrets []string
@@ -54,25 +58,10 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		secrets = entry.secrets
 	}
 	if err == nil {
-		if isIssued(cr) {
-			log.Info("validation records removed")
-			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the domain validation records were removed")
-			return r.unfinalize(ctx, cr)
+		log.Info("released", "what", done.Summary)
+		if done.Reason != "" {
+			r.event(cr, iss, "Normal", eventReason(done.Reason, eventOrderCancelled), "Cancel", scrub(done.Summary, secrets))
 		}
-		if st.OrderID == "" && st.InstanceID != "" && (st.OrderedAt != nil || st.Creating != nil) {
-			// The DV API (2018-07-13) cannot cancel an order: the instance
-			// stays used.
-			log.Info("validation records removed; DV order not cancellable")
-			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the DV order on "+what+" cannot be cancelled: validation records removed; a DV instance cannot be returned")
-			return r.unfinalize(ctx, cr)
-		}
-		if st.OrderID == "" && st.InstanceID != "" {
-			log.Info("instance reservation released")
-			r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", "nothing was ordered on "+what+"; its reservation is released")
-			return r.unfinalize(ctx, cr)
-		}
-		log.Info("order cancelled")
-		r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", what+" cancelled; its quota is returned")
 		return r.unfinalize(ctx, cr)
 	}
 	msg := scrub(err.Error(), secrets)
@@ -84,12 +73,7 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	log.Info("giving up cancelling order", "error", msg)
-	if st.OrderID == "" && st.InstanceID != "" {
-		// A DV order is never cancelled; only its records were at stake.
-		r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", "the validation records of the DV order on "+what+" not removed: "+msg)
-		return r.unfinalize(ctx, cr)
-	}
-	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: "+msg)
+	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", msg)
 	return r.unfinalize(ctx, cr)
 }
 
@@ -99,15 +83,10 @@ func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	return ctrl.Result{}, nil
 }
-
-// eventValidationRemoved: the validation records of an issued request were
-// removed after a failed first attempt, or those of a DV order, which
-// cannot be cancelled.
-const eventValidationRemoved = "ValidationRecordsRemoved"
 
 // releaseStart is when the request stopped needing its order.
 func releaseStart(cr *cmapi.CertificateRequest) time.Time {
@@ -121,17 +100,4 @@ func releaseStart(cr *cmapi.CertificateRequest) time.Time {
 		return c.LastTransitionTime.Time
 	}
 	return time.Now()
-}
-
-// orderName names what a request holds remotely, for people.
-func orderName(st signer.OrderState) string {
-	switch {
-	case st.OrderID != "":
-		return "CAS order " + st.OrderID
-	case st.InstanceID != "":
-		return "CAS instance " + st.InstanceID
-	case st.Creating != nil:
-		return "the CAS order being created"
-	}
-	return "the domain validation records"
 }

@@ -48,9 +48,10 @@ func (r *CertificateRequestReconciler) patchStatus(ctx context.Context, cr, base
 	return r.Client.Status().Patch(ctx, cr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// requeueOnConflict turns a write conflict into a quiet, short requeue, and
-// ignores a request deleted meanwhile.
-func (r *CertificateRequestReconciler) requeueOnConflict(err error) (ctrl.Result, error) {
+// requeueOnWriteRace is the answer to a failed write of an object someone
+// else changed meanwhile: a conflict is a quiet, short requeue, and an
+// object deleted meanwhile (NotFound) is not an error.
+func requeueOnWriteRace(err error) (ctrl.Result, error) {
 	switch {
 	case apierrors.IsConflict(err):
 		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
