@@ -160,7 +160,10 @@ func (r *CertificateRequestReconciler) sign(ctx context.Context, cr *cmapi.Certi
 
 	store := &requestStore{client: r.Client, reader: r.APIReader, cr: cr}
 	sreq := signRequest(cr)
-	if iss.GetSpec().OrderAPI == v1alpha1.OrderAPIDVOrder {
+	switch v1alpha1.OrderAPI(orDefault(string(iss.GetSpec().OrderAPI), string(v1alpha1.DefaultOrderAPI))) {
+	case v1alpha1.OrderAPIInstance:
+		r.prepareInstanceRequest(cr, &sreq)
+	case v1alpha1.OrderAPIDVOrder:
 		if err := r.prepareDVRequest(ctx, cr, &sreq); err != nil {
 			return r.handleError(ctx, cr, iss, entry.secrets, err)
 		}

@@ -60,22 +60,7 @@ func indexInstance(o client.Object) []string {
 // Secret's key is the request's key), and which instances other requests
 // hold.
 func (r *CertificateRequestReconciler) prepareDVRequest(ctx context.Context, cr *cmapi.CertificateRequest, sreq *signer.Request) error {
-	uid := cr.UID
-	sreq.InstanceTaken = func(ctx context.Context, id string) (bool, error) {
-		var l cmapi.CertificateRequestList
-		if err := r.Client.List(ctx, &l, client.MatchingFields{indexRequestInstance: id}); err != nil {
-			return false, err
-		}
-		for i := range l.Items {
-			// A finished request holds no reservation: its instance either
-			// carries its order (and is no longer usable) or was never
-			// ordered on.
-			if l.Items[i].UID != uid && !isTerminal(&l.Items[i]) {
-				return true, nil
-			}
-		}
-		return false, nil
-	}
+	sreq.InstanceTaken = r.instanceTaken(cr)
 	if sreq.NextPrivateKeySecret == "" {
 		return nil
 	}

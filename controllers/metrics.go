@@ -63,6 +63,7 @@ func init() {
 var createActions = map[string]string{
 	"CreateCertificateWithCsrRequest": signer.OrderAPICSR,
 	"CreateDVOrderAudit":              signer.OrderAPIDVOrder,
+	"ApplyCertificate":                signer.OrderAPIInstance,
 }
 
 func observeCall(c signer.CallInfo) {
@@ -76,7 +77,7 @@ func observeCall(c signer.CallInfo) {
 // orderAPI is the metrics label of an issuer's order API.
 func orderAPI(iss v1alpha1.GenericIssuer) string {
 	if iss == nil || iss.GetSpec().OrderAPI == "" {
-		return signer.OrderAPICSR
+		return string(v1alpha1.DefaultOrderAPI)
 	}
 	return string(iss.GetSpec().OrderAPI)
 }

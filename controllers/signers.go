@@ -175,7 +175,7 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 	cfg := signer.Config{
 		Endpoint:    orDefault(spec.Endpoint, v1alpha1.DefaultEndpoint),
 		Credentials: creds,
-		OrderAPI:    orDefault(string(spec.OrderAPI), string(v1alpha1.OrderAPICSR)),
+		OrderAPI:    orDefault(string(spec.OrderAPI), string(v1alpha1.DefaultOrderAPI)),
 		ProductCode: orDefault(spec.ProductCode, v1alpha1.DefaultProductCode),
 		Contact: signer.Contact{
 			Username:    spec.Contact.Username,
@@ -197,6 +197,13 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		cfg.DVOrder = signer.DVOrderConfig{
 			InstanceIDs:    append([]string(nil), spec.DVOrder.InstanceIDs...),
 			AdoptServerKey: spec.DVOrder.AdoptServerKey,
+		}
+	}
+	if in := spec.Instance; in != nil {
+		cfg.Instance = signer.InstanceConfig{
+			InstanceIDs: append([]string(nil), in.InstanceIDs...),
+			ContactIDs:  append([]int64(nil), in.ContactIDs...),
+			AutoReissue: in.AutoReissue,
 		}
 	}
 	if err := s.dnsConfig(ctx, iss, &cfg, &secrets); err != nil {

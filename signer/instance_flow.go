@@ -63,6 +63,9 @@ func (s *instanceSigner) Sign(ctx context.Context, req Request, store StateStore
 		return a.start(ctx)
 	}
 	s.instances.reserve(a.st.InstanceID, a.owner())
+	if a.st.OrderedAt != nil && !a.st.Submitted {
+		return a.follow(ctx, nil) // the submission first, the instance after
+	}
 	d, err := s.detail(ctx, a.st.InstanceID)
 	if err != nil {
 		return Outcome{}, err
@@ -185,7 +188,8 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 		ContactIDs: contacts, CertificateName: bindingName(a.owner()), AutoReissue: reissue,
 		Tags: []aliyun.InstanceTag{{Key: bindingTagKey, Value: bindingTagValue(a.owner())}},
 	})
-	s.forgetListing() // the instance's binding changed
+	// The reused listing may still show the instance unbound: the reservation, kept for the
+	// owner, is what keeps other requests of this process off it.
 	if err != nil {
 		return a.notWritten(ctx, err, "writing the application for %s onto CAS instance %s", a.csr.MainDomain, id)
 	}

@@ -63,10 +63,10 @@ func (s *instanceSigner) listAll(ctx context.Context, fresh bool) ([]aliyun.Inst
 
 // candidates are the instances the issuer may use: those of spec.instance.instanceIDs (each
 // must exist and be alive), else every DV instance of the account.
-func (s *instanceSigner) candidates(ctx context.Context) ([]aliyun.Instance, error) {
+func (s *instanceSigner) candidates(ctx context.Context, fresh bool) ([]aliyun.Instance, error) {
 	ids := s.cfg.Instance.InstanceIDs
 	if len(ids) == 0 {
-		return s.listAll(ctx, false)
+		return s.listAll(ctx, fresh)
 	}
 	var out []aliyun.Instance
 	for _, id := range ids {
@@ -87,9 +87,17 @@ func (s *instanceSigner) candidates(ctx context.Context) ([]aliyun.Instance, err
 
 // choose picks the request's instance: the one bound to its owner when there is one, else
 // an inactive instance bound to nobody that holds the CSR's names. It returns a Pending
-// when the request must wait for one.
+// when the request must wait for one; that answer, and its counts, come from a fresh listing.
 func (s *instanceSigner) choose(ctx context.Context, req Request, csr *CheckedCSR) (*aliyun.Instance, *Pending, error) {
-	all, err := s.candidates(ctx)
+	inst, wait, err := s.chooseFrom(ctx, req, csr, false)
+	if wait != nil && wait.Reason == ReasonNoUsableInstance && len(s.cfg.Instance.InstanceIDs) == 0 {
+		return s.chooseFrom(ctx, req, csr, true)
+	}
+	return inst, wait, err
+}
+
+func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *CheckedCSR, relist bool) (*aliyun.Instance, *Pending, error) {
+	all, err := s.candidates(ctx, relist)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -409,3 +409,26 @@ func TestSimInstanceNoneUsable(t *testing.T) {
 		t.Fatalf("got %+v %v", out.Pending, err)
 	}
 }
+
+// The calls one certificate costs at 0 s validation delay, counted by the simulator.
+func TestSimInstanceCallsPerCertificate(t *testing.T) {
+	const n = 10
+	sim, url := instanceSim(t, n, func(c *aliyunsim.Config) { c.V2.RecordsDelay = time.Microsecond })
+	sg := newInstanceSigner(t, instanceConfig(url))
+	for i := range n {
+		name := fmt.Sprintf("n%d.example.com", i)
+		if _, err := drive(t, sg, signer.Request{Name: name, Owner: "default/" + name, CSRPEM: csrFor(t, rsaKey(t), name)}, &memStore{}, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := sim.State()
+	total := 0
+	for _, c := range st.Calls {
+		total += c
+	}
+	perCert := float64(total-st.Calls["ListContact"]-st.Calls["CreateContact"]) / n
+	t.Logf("%d certificates: %d calls (%.1f per certificate, contacts aside): %v", n, total, perCert, st.Calls)
+	if perCert > 6.2 {
+		t.Errorf("%.1f calls per certificate", perCert)
+	}
+}

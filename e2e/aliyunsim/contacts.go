@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/mail"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,10 @@ import (
 
 // maxContacts is the account's contact limit (unverified).
 const maxContacts = 100
+
+// mobileRE is what CreateContact takes as Mobile: digits with an optional "+", no spaces or
+// dashes (stricter than the V1 order's Phone; unverified).
+var mobileRE = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
 
 type contact struct {
 	id                    int64
@@ -62,7 +67,7 @@ func createContact(s *Simulator, c *call) (obj, *apiError) {
 	if len([]rune(name)) > 64 {
 		return nil, badRequest("IncorrectFormat.Name", "The Name parameter format is incorrect.")
 	}
-	if !phoneRE.MatchString(mobile) {
+	if !mobileRE.MatchString(mobile) {
 		return nil, badRequest("IncorrectFormat.Mobile", "The Mobile parameter format is incorrect.")
 	}
 	if email != "" {
