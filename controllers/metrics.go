@@ -89,7 +89,7 @@ var pendingSet = struct {
 	byUID map[types.UID]string
 }{byUID: map[types.UID]string{}}
 
-func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
+func countPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	api := orderAPI(iss)
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
@@ -99,7 +99,7 @@ func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	}
 }
 
-func unmarkPending(cr *cmapi.CertificateRequest) {
+func uncountPending(cr *cmapi.CertificateRequest) {
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
 	if api, ok := pendingSet.byUID[cr.UID]; ok {
@@ -109,7 +109,7 @@ func unmarkPending(cr *cmapi.CertificateRequest) {
 }
 
 func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now time.Time) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	api := orderAPI(iss)
 	ordersIssued.WithLabelValues(api).Inc()
 	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
@@ -118,7 +118,7 @@ func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now
 }
 
 func observeFailed(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, reason string) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	ordersFailed.WithLabelValues(orderAPI(iss), reason).Inc()
 }
 

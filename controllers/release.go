@@ -20,7 +20,8 @@ import (
 // Options.CancelGiveUp; after that, or when the issuer is gone, the
 // finalizer goes anyway with a Warning Event, so that a request (or its
 // namespace) can always be deleted.
-func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
+func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
+	r, cr := a.r, a.cr
 	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}
@@ -30,7 +31,7 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 	// A request whose key was adopted handed its order to the request
 	// cert-manager builds from that key: nothing to cancel either.
 	if stateEmpty(st) || ((isIssued(cr) || keyAdopted(cr)) && len(st.ValidationRecords) == 0) {
-		return r.unfinalize(ctx, cr)
+		return a.unfinalize(ctx)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
 	if isIssued(cr) {
@@ -38,33 +39,35 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
 	}
 
-	iss, err := r.getIssuer(ctx, cr)
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
+	if a.iss == nil {
+		iss, err := r.getIssuer(ctx, cr)
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				return ctrl.Result{}, err
+			}
+			r.event(cr, nil, "Warning", eventOrderNotCancelled, actionCancel, st.Name()+" not cancelled: its issuer no longer exists")
+			return a.unfinalize(ctx)
 		}
-		r.event(cr, nil, "Warning", eventOrderNotCancelled, "Cancel", st.Name()+" not cancelled: its issuer no longer exists")
-		return r.unfinalize(ctx, cr)
+		a.iss = iss
 	}
 	var done signer.Cancelled
-	entry, err := r.signers.get(ctx, iss)
+	var err error
+	if a.entry == nil {
+		a.entry, err = r.signers.get(ctx, a.iss)
+	}
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-		done, err = entry.signer.Cancel(cctx, st)
+		done, err = a.entry.signer.Cancel(cctx, st)
 		cancel()
-	}
-	var secrets []string
-	if entry != nil {
-		secrets = entry.secrets
 	}
 	if err == nil {
 		log.Info("released", "what", done.Summary)
 		if done.Reason != "" {
-			r.event(cr, iss, "Normal", eventReason(done.Reason, eventOrderCancelled), "Cancel", scrub(done.Summary, secrets))
+			r.event(cr, a.iss, "Normal", conditionReason(done.Reason, eventOrderCancelled), actionCancel, scrub(done.Summary, a.secrets()))
 		}
-		return r.unfinalize(ctx, cr)
+		return a.unfinalize(ctx)
 	}
-	msg := scrub(err.Error(), secrets)
+	msg := scrub(err.Error(), a.secrets())
 	_, permanent := signer.AsPermanent(err)
 	_, issuerErr := signer.AsIssuer(err)
 	if !permanent && !issuerErr && time.Since(releaseStart(cr)) < r.opts.CancelGiveUp {
@@ -73,13 +76,13 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	log.Info("giving up cancelling order", "error", msg)
-	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", msg)
-	return r.unfinalize(ctx, cr)
+	r.event(cr, a.iss, "Warning", eventOrderNotCancelled, actionCancel, msg)
+	return a.unfinalize(ctx)
 }
 
-func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
-	r.backoff.Forget(client.ObjectKeyFromObject(cr))
-	if err := removeFinalizer(ctx, r.Client, cr); err != nil {
+func (a *attempt) unfinalize(ctx context.Context) (ctrl.Result, error) {
+	a.r.backoff.Forget(a.key())
+	if err := removeFinalizer(ctx, a.r.Client, a.cr); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}

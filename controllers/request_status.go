@@ -5,9 +5,7 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,31 +14,6 @@ import (
 )
 
 // Writing a CertificateRequest's status and Events.
-
-// setPending sets Ready=False/Pending with msg. When the message changes and
-// eventReason is set, it also emits an Event: people hear about each new
-// thing to do once, not at every poll.
-func (r *CertificateRequestReconciler) setPending(ctx context.Context, cr *cmapi.CertificateRequest, msg, eventReason, action string, related ...v1alpha1.GenericIssuer) error {
-	base := cr.DeepCopy()
-	if !setReady(cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending, msg, metav1.Now()) {
-		return nil
-	}
-	if err := r.patchStatus(ctx, cr, base); err != nil {
-		return err
-	}
-	if eventReason != "" {
-		var rel v1alpha1.GenericIssuer
-		if len(related) > 0 {
-			rel = related[0]
-		}
-		typ := "Normal"
-		if eventReason == eventIssuerNotReady || action == actionRetry {
-			typ = "Warning"
-		}
-		r.event(cr, rel, typ, eventReason, action, msg)
-	}
-	return nil
-}
 
 func (r *CertificateRequestReconciler) patchStatus(ctx context.Context, cr, base *cmapi.CertificateRequest) error {
 	// The conditions list is replaced as a whole by a merge patch: guard it

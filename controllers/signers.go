@@ -42,6 +42,9 @@ type signerEntry struct {
 	// secrets are the credential values, scrubbed from every message the
 	// controllers write.
 	secrets []string
+	// poll is the issuer's poll interval (the configuration's, defaults
+	// applied), for pending outcomes that name no time.
+	poll time.Duration
 }
 
 func newSignerSource(c client.Client, r client.Reader, opts Options) *signerSource {
@@ -98,7 +101,7 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	if err != nil {
 		return nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
 	}
-	e := &signerEntry{key: key, signer: sg, secrets: secrets}
+	e := &signerEntry{key: key, signer: sg, secrets: secrets, poll: cfg.WithDefaults().PollInterval}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
