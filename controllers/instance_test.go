@@ -42,12 +42,7 @@ func forCertificate(name string) crOption {
 }
 
 func simApplications(sim *aliyunsim.Simulator) (map[string]int, int) {
-	per, total := map[string]int{}, 0
-	for _, i := range sim.State().Instances {
-		per[i.ID] = i.Applications
-		total += i.Applications
-	}
-	return per, total
+	return sim.State().Applications()
 }
 
 func TestInstanceIssueRenewAndShare(t *testing.T) {

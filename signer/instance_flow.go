@@ -244,6 +244,8 @@ func (a *application) notWritten(ctx context.Context, err error, format string, 
 			reason = ReasonInstanceCapacity
 		case aliyun.IsCode(err, "InvalidParameter.KeyAlgorithm"):
 			reason = ReasonInstanceKeyUnsupported
+		case aliyun.IsCode(err, "InvalidContactId", "InvalidParameter.ContactIdList"):
+			reason = ReasonInvalidContact // a contact of spec.instance.contactIDs
 		}
 		return Outcome{}, &PermanentError{Reason: reason, Err: fmt.Errorf("%w; nothing was submitted", p.Err)}
 	}

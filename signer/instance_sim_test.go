@@ -64,13 +64,24 @@ func ecKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
 }
 
 // applications counts the submissions the simulator accepted, per instance.
-func applications(sim *aliyunsim.Simulator) (map[string]int, int) {
-	per, total := map[string]int{}, 0
-	for _, i := range sim.State().Instances {
-		per[i.ID] = i.Applications
-		total += i.Applications
+func applications(sim *aliyunsim.Simulator) (map[string]int, int) { return sim.State().Applications() }
+
+// driveAll drives n requests for n Certificates at once (names prefix0.example.com, ...).
+func driveAll(t *testing.T, sg signer.Signer, n int, prefix string, deadline time.Duration) ([]*memStore, []error) {
+	stores := make([]*memStore, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		stores[i] = &memStore{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("%s%d.example.com", prefix, i)
+			_, errs[i] = drive(t, sg, signer.Request{Name: name, Owner: "default/" + name, CSRPEM: csrFor(t, rsaKey(t), name)}, stores[i], deadline)
+		}()
 	}
-	return per, total
+	wg.Wait()
+	return stores, errs
 }
 
 func instanceState(t *testing.T, sim *aliyunsim.Simulator, id string) aliyunsim.InstanceState {
@@ -145,19 +156,7 @@ func TestSimInstanceNeverShared(t *testing.T) {
 	sim, url := instanceSim(t, 3, nil)
 	sg := newInstanceSigner(t, instanceConfig(url))
 	const n = 3
-	stores := make([]*memStore, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		stores[i] = &memStore{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := fmt.Sprintf("c%d.example.com", i)
-			_, errs[i] = drive(t, sg, signer.Request{Name: name, Owner: "default/" + name, CSRPEM: csrFor(t, rsaKey(t), name)}, stores[i], 20*time.Second)
-		}()
-	}
-	wg.Wait()
+	stores, errs := driveAll(t, sg, n, "c", 20*time.Second)
 	seen := map[string]bool{}
 	for i := range n {
 		if errs[i] != nil {
@@ -306,19 +305,7 @@ func TestSimInstanceFaults(t *testing.T) {
 	cfg.Timeout = time.Second
 	sg := newInstanceSigner(t, cfg)
 	sim.SetFaultRate(0.3)
-	stores := make([]*memStore, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		stores[i] = &memStore{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := fmt.Sprintf("f%d.example.com", i)
-			_, errs[i] = drive(t, sg, signer.Request{Name: name, Owner: "default/" + name, CSRPEM: csrFor(t, rsaKey(t), name)}, stores[i], 60*time.Second)
-		}()
-	}
-	wg.Wait()
+	_, errs := driveAll(t, sg, n, "f", 60*time.Second)
 	sim.SetFaultRate(0)
 	for i, err := range errs {
 		if err != nil {
@@ -375,6 +362,7 @@ func TestSimInstanceBadInputs(t *testing.T) {
 		{"P-384 key", nil, csrFor(t, ecKey(t, elliptic.P384()), "a.example.com"), signer.ReasonInstanceKeyUnsupported},
 		{"unknown instance", func(c *signer.Config) { c.Instance.InstanceIDs = []string{"cas_dv-cn-nosuch"} }, csrFor(t, key, "a.example.com"), signer.ReasonInstanceNotFound},
 		{"closed instance", func(c *signer.Config) { c.Instance.InstanceIDs = []string{closed} }, csrFor(t, key, "a.example.com"), signer.ReasonInstanceUnusable},
+		{"unknown contact id", func(c *signer.Config) { c.Instance.ContactIDs = []int64{42} }, csrFor(t, key, "a.example.com"), signer.ReasonInvalidContact},
 		{"invalid contact", func(c *signer.Config) { c.Contact.Email, c.Contact.Phone = "nobody@example.com", "12" }, csrFor(t, key, "a.example.com"), signer.ReasonInvalidContact},
 	}
 	for _, c := range cases {
@@ -391,9 +379,15 @@ func TestSimInstanceBadInputs(t *testing.T) {
 			}
 		})
 	}
+	// Only the unknown contact id reaches UpdateInstance, which refuses it.
 	st := sim.State()
-	if _, total := applications(sim); total != 0 || st.Calls["UpdateInstance"] != 0 || st.Calls["ApplyCertificate"] != 0 {
+	if _, total := st.Applications(); total != 0 || st.Calls["UpdateInstance"] != 1 || st.Calls["ApplyCertificate"] != 0 {
 		t.Fatalf("something was submitted: %v", st.Calls)
+	}
+	for _, i := range st.Instances {
+		if i.Domain != "" {
+			t.Fatalf("an application was written onto %+v", i)
+		}
 	}
 }
 
@@ -431,4 +425,41 @@ func TestSimInstanceCallsPerCertificate(t *testing.T) {
 	if perCert > 6.2 {
 		t.Errorf("%.1f calls per certificate", perCert)
 	}
+}
+
+// HTTP (file) validation: the condition names the URL and the content; serving it issues.
+func TestSimInstanceFileValidation(t *testing.T) {
+	sim, url := instanceSim(t, 1, func(c *aliyunsim.Config) { c.Validation = aliyunsim.ValidationDNS })
+	cfg := instanceConfig(url)
+	cfg.ValidationMethod = "FILE"
+	sg := newInstanceSigner(t, cfg)
+	store := &memStore{}
+	req := signer.Request{Name: "files-1", Owner: "default/files", CSRPEM: csrFor(t, rsaKey(t), "files.example.com")}
+	var p *signer.Pending
+	deadline := time.Now().Add(10 * time.Second)
+	for p == nil || p.Reason != signer.ReasonDomainVerify {
+		req.State = store.get()
+		out, err := sg.Sign(context.Background(), req, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = out.Pending
+		if time.Now().After(deadline) {
+			t.Fatalf("no validation pending: %+v", p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	v := p.Validation
+	want := "serve http://files.example.com/.well-known/pki-validation/fileauth.txt with content " + v.FileContent
+	if v.Method != "FILE" || v.FileContent == "" || !strings.HasPrefix(p.Message, want) {
+		t.Fatalf("pending %q (validation %+v)", p.Message, v)
+	}
+	if err := sim.PutFile(v.FileURL, v.FileContent); err != nil {
+		t.Fatal(err)
+	}
+	out, err := drive(t, sg, req, store, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyIssued(t, sim, out, rsaKey(t), "files.example.com")
 }

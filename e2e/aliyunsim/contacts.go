@@ -94,11 +94,7 @@ func createContact(s *Simulator, c *call) (obj, *apiError) {
 }
 
 func listContact(s *Simulator, c *call) (obj, *apiError) {
-	page, e := c.intParam("CurrentPage", 1, 1, 1_000_000)
-	if e != nil {
-		return nil, e
-	}
-	size, e := c.intParam("ShowSize", 20, 1, 100)
+	page, size, e := c.pageParams(20)
 	if e != nil {
 		return nil, e
 	}

@@ -38,11 +38,7 @@ func listCertificates(s *Simulator, c *call) (obj, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	page, e := c.intParam("CurrentPage", 1, 1, 1_000_000)
-	if e != nil {
-		return nil, e
-	}
-	size, e := c.intParam("ShowSize", 10, 1, 100)
+	page, size, e := c.pageParams(10)
 	if e != nil {
 		return nil, e
 	}
@@ -82,9 +78,7 @@ func listCertificates(s *Simulator, c *call) (obj, *apiError) {
 			"ExistPrivateKey": uc.keyPEM != "", "UsingProductList": []string{},
 		})
 	}
-	lo, hi := paginate(len(match), page, size)
-	list := []obj{}
-	list = append(list, match[lo:hi]...)
+	list := pageOf(match, page, size)
 	return obj{"TotalCount": int64(len(match)), "CurrentPage": page, "ShowSize": size, "CertificateList": list}, nil
 }
 

@@ -85,6 +85,35 @@ func (s *Simulator) findV2Instance(c *call, param string) (*v2Instance, *apiErro
 	return inst, nil
 }
 
+// idleInstance is the instance named by InstanceId when it can take an application: alive
+// and not in flight.
+func (s *Simulator) idleInstance(c *call) (*v2Instance, *apiError) {
+	inst, e := s.findV2Instance(c, "InstanceId")
+	if e != nil {
+		return nil, e
+	}
+	now := s.now()
+	if st := inst.status(now); st == "pending" || !inst.usable(now) {
+		return nil, errStatusNotSupport(inst, st)
+	}
+	return inst, nil
+}
+
+// pageParams reads CurrentPage (default 1) and ShowSize (default def, at most 100).
+func (c *call) pageParams(def int64) (page, size int64, e *apiError) {
+	if page, e = c.intParam("CurrentPage", 1, 1, 1_000_000); e != nil {
+		return 0, 0, e
+	}
+	size, e = c.intParam("ShowSize", def, 1, 100)
+	return page, size, e
+}
+
+// pageOf is one page of a listing, never nil.
+func pageOf(items []obj, page, size int64) []obj {
+	lo, hi := paginate(len(items), page, size)
+	return append([]obj{}, items[lo:hi]...)
+}
+
 // instanceFields are the fields ListInstances and GetInstanceDetail share.
 func (s *Simulator) instanceFields(inst *v2Instance) obj {
 	now := s.now()
@@ -133,11 +162,7 @@ func listInstances(s *Simulator, c *call) (obj, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	page, e := c.intParam("CurrentPage", 1, 1, 1_000_000)
-	if e != nil {
-		return nil, e
-	}
-	size, e := c.intParam("ShowSize", 10, 1, 100)
+	page, size, e := c.pageParams(10)
 	if e != nil {
 		return nil, e
 	}
@@ -159,9 +184,7 @@ func listInstances(s *Simulator, c *call) (obj, *apiError) {
 		m["UsingProductList"] = []string{}
 		match = append(match, m)
 	}
-	lo, hi := paginate(len(match), page, size)
-	list := []obj{}
-	list = append(list, match[lo:hi]...)
+	list := pageOf(match, page, size)
 	return obj{"TotalCount": int64(len(match)), "CurrentPage": page, "ShowSize": size, "InstanceList": list}, nil
 }
 
@@ -216,13 +239,9 @@ func getInstanceSummary(s *Simulator, c *call) (obj, *apiError) {
 }
 
 func updateInstance(s *Simulator, c *call) (obj, *apiError) {
-	inst, e := s.findV2Instance(c, "InstanceId")
+	inst, e := s.idleInstance(c)
 	if e != nil {
 		return nil, e
-	}
-	now := s.now()
-	if st := inst.status(now); st == "pending" || !inst.usable(now) {
-		return nil, errStatusNotSupport(inst, st)
 	}
 	cfg := inst.cfg
 	method, e := c.enumParam("GenerateCsrMethod", enum("online", "upload"))
@@ -329,13 +348,9 @@ func updateInstance(s *Simulator, c *call) (obj, *apiError) {
 }
 
 func applyCertificate(s *Simulator, c *call) (obj, *apiError) {
-	inst, e := s.findV2Instance(c, "InstanceId")
+	inst, e := s.idleInstance(c)
 	if e != nil {
 		return nil, e
-	}
-	now := s.now()
-	if st := inst.status(now); st == "pending" || !inst.usable(now) {
-		return nil, errStatusNotSupport(inst, st)
 	}
 	if len(inst.cfg.domains) == 0 || len(inst.cfg.contacts) == 0 {
 		// "You must specify at least one contact. Otherwise, you cannot call

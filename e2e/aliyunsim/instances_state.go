@@ -366,6 +366,16 @@ type InstanceState struct {
 	Tags              []string `json:"tags"`         // "key=value"
 }
 
+// Applications counts the submissions accepted per V2.0 instance, and in all.
+func (st State) Applications() (map[string]int, int) {
+	per, total := map[string]int{}, 0
+	for _, i := range st.Instances {
+		per[i.ID] = i.Applications
+		total += i.Applications
+	}
+	return per, total
+}
+
 // instanceStates is the instances part of State; the caller holds s.mu and has advanced them.
 func (s *Simulator) instanceStates() []InstanceState {
 	now := s.now()
