@@ -226,6 +226,10 @@ func (a *application) notWritten(ctx context.Context, err error, format string, 
 		if d.Status == aliyun.InstancePending && a.ours(d) {
 			return a.submitted(ctx, d)
 		}
+		if a.st.Creating != nil && a.s.now().Sub(*a.st.Creating) < reflectGrace && a.ours(d) {
+			// Perhaps this request's own submission, not shown by the instance yet.
+			return Outcome{}, Transient(ReasonSubmitting, submitPoll, fmt.Errorf("CAS instance %s refuses the application (status %s): %w; looking again", id, d.Status, err))
+		}
 		return Outcome{}, a.release(ctx, ReasonInstanceInUse, "CAS instance %s refuses the application (status %s): %v; another instance is chosen", id, d.Status, err)
 	}
 	if e, ok := aliyun.AsError(err); ok && (e.OutcomeUnknown || e.Class == aliyun.Transient) {

@@ -18,6 +18,9 @@ const (
 	submitPoll = 5 * time.Second
 	// cancelPoll is how soon to look again while a withdrawal lands.
 	cancelPoll = 5 * time.Second
+	// reflectGrace is how long after a submission an instance that does not show it yet is
+	// given before the application counts as ended.
+	reflectGrace = time.Minute
 )
 
 // follow looks at a submitted application (d when already read).
@@ -26,7 +29,12 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 	if !a.st.Submitted {
 		t, err := s.client.GetTaskAttribute(ctx, id)
 		if err != nil {
-			return Outcome{}, withContext(err, "reading the submission of %s", a.name())
+			if e, ok := aliyun.AsError(err); !ok || e.Class != aliyun.Permanent {
+				return Outcome{}, withContext(err, "reading the submission of %s", a.name())
+			}
+			// No task to report (what it answers for an application it did not start, such
+			// as one submitted by UpdateInstance, is unverified): the instance tells.
+			t = &aliyun.TaskAttribute{TaskStatus: aliyun.TaskSuccess}
 		}
 		switch t.Normalized() {
 		case aliyun.TaskSuccess:
@@ -49,7 +57,18 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 		}
 	}
 	if a.issuedSince(d) {
-		return a.download(ctx, d)
+		out, err := a.download(ctx, d)
+		if !isKeyMismatch(err) || d.Status != aliyun.InstancePending {
+			return out, err
+		}
+		// An older certificate of the instance (the id recorded before the application
+		// came from a listing that was not fresh): this application is still in flight.
+		a.st.PreviousCertificateID = string(d.CertificateID)
+	}
+	if d.Status != aliyun.InstancePending && a.s.now().Sub(*a.st.OrderedAt) < reflectGrace {
+		// The instance takes a few seconds to reflect a submission [TF].
+		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
+			Message: fmt.Sprintf("%s for %s is submitted; waiting for the instance to show it (status %s)", a.name(), a.csr.MainDomain, d.Status)}), nil
 	}
 	if d.Status != aliyun.InstancePending {
 		return Outcome{}, Permanent(ReasonApplicationEnded, "%s for %s ended without a certificate (instance %s, certificate %q %s; CA: %q)",
