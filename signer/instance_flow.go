@@ -48,6 +48,10 @@ func newInstanceSigner(base flow) *instanceSigner {
 // instanceOrder names a request's application for people.
 func instanceOrder(id string) string { return "the application on CAS instance " + id }
 
+// codeUpdateProtection is UpdateInstance's answer while the instance is protected against
+// updates for a while, which Terraform retries.
+const codeUpdateProtection = "InvalidStatus.UpdateProtection"
+
 // Sign advances the request's application by one step.
 func (s *instanceSigner) Sign(ctx context.Context, req Request, store StateStore) (Outcome, error) {
 	csr, err := CheckRequest(req, "")
@@ -231,6 +235,10 @@ func (a *application) notWritten(ctx context.Context, err error, format string, 
 			return Outcome{}, Transient(ReasonSubmitting, submitPoll, fmt.Errorf("CAS instance %s refuses the application (status %s): %w; looking again", id, d.Status, err))
 		}
 		return Outcome{}, a.release(ctx, ReasonInstanceInUse, "CAS instance %s refuses the application (status %s): %v; another instance is chosen", id, d.Status, err)
+	}
+	if aliyun.IsCode(err, codeUpdateProtection) {
+		// Transient protection after a transition: retried [TF], the instance kept.
+		return Outcome{}, Transient(ReasonInstanceBusy, submitPoll, fmt.Errorf("CAS instance %s refuses updates for now: %w", id, err))
 	}
 	if e, ok := aliyun.AsError(err); ok && (e.OutcomeUnknown || e.Class == aliyun.Transient) {
 		// Maybe written, maybe submitted: the next Sign reads the instance first.

@@ -130,7 +130,8 @@ func TestSimInstanceRSAAndECDSA(t *testing.T) {
 }
 
 func TestSimInstanceRenewalOnSameInstance(t *testing.T) {
-	sim, url := instanceSim(t, 2, nil)
+	// Right after an issuance the instance refuses updates for a moment.
+	sim, url := instanceSim(t, 2, func(c *aliyunsim.Config) { c.V2.UpdateProtection = 300 * time.Millisecond })
 	sg := newInstanceSigner(t, instanceConfig(url))
 	first, s1 := issue(t, sim, sg, "default/web", rsaKey(t), "web.example.com")
 	// A new signer (a restart) renews with a new key: same instance, one more application.
@@ -149,6 +150,9 @@ func TestSimInstanceRenewalOnSameInstance(t *testing.T) {
 	}
 	if i := instanceState(t, sim, id); len(i.Certificates) != 2 {
 		t.Fatalf("certificates on the instance: %+v", i)
+	}
+	if sim.State().Errors["InvalidStatus.UpdateProtection"] == 0 {
+		t.Fatal("the renewal never met the update protection")
 	}
 }
 

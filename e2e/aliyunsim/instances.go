@@ -23,6 +23,8 @@ import (
 //	InvalidContactId.NotFound (404)    a ContactIdList entry or ContactId names no contact
 //	OperationDenied.IncompleteInformation  ApplyCertificate before UpdateInstance gave a
 //	                                   domain and a contact
+//	InvalidStatus.UpdateProtection     UpdateInstance within UpdateProtection of the end of an
+//	                                   application (the code is Terraform's observation)
 
 func init() {
 	for name, act := range map[string]action{
@@ -242,6 +244,9 @@ func updateInstance(s *Simulator, c *call) (obj, *apiError) {
 	inst, e := s.idleInstance(c)
 	if e != nil {
 		return nil, e
+	}
+	if p := s.cfg.V2.UpdateProtection; p > 0 && !inst.endedAt.IsZero() && s.now().Before(inst.endedAt.Add(p)) {
+		return nil, badRequest("InvalidStatus.UpdateProtection", "The instance %s is protected against updates for a while; retry later.", inst.id)
 	}
 	cfg := inst.cfg
 	method, e := c.enumParam("GenerateCsrMethod", enum("online", "upload"))

@@ -48,6 +48,10 @@ type V2Config struct {
 	CancelRefusal time.Duration
 	// CancelDelay is how long a withdrawal takes to land (default 2s; minutes in reality).
 	CancelDelay time.Duration
+	// UpdateProtection is how long after an application ended (issued or withdrawn)
+	// UpdateInstance answers InvalidStatus.UpdateProtection (seen and retried by Terraform;
+	// when it happens is unverified). 0 is never.
+	UpdateProtection time.Duration
 }
 
 func (c *V2Config) normalize() error {
@@ -64,7 +68,7 @@ func (c *V2Config) normalize() error {
 	if c.FullDomains == 0 {
 		c.FullDomains = 1
 	}
-	if c.RecordsDelay < 0 || c.CancelRefusal < 0 || c.CancelDelay < 0 {
+	if c.RecordsDelay < 0 || c.CancelRefusal < 0 || c.CancelDelay < 0 || c.UpdateProtection < 0 {
 		return fmt.Errorf("aliyunsim: instance delays must not be negative")
 	}
 	if c.RecordsDelay == 0 {
@@ -127,6 +131,7 @@ type v2Instance struct {
 	settled               string // inactive or normal: the status when nothing is in flight
 	cfg                   instanceConfig
 	appl                  *application // the latest application
+	endedAt               time.Time    // when the latest application ended
 	applications          int
 	certID                int64 // the latest certificate
 	revoked               map[int64]time.Time
@@ -266,6 +271,7 @@ func (s *Simulator) advanceInstance(inst *v2Instance) {
 	if !a.cancelAt.IsZero() {
 		if !now.Before(a.cancelAt.Add(s.cfg.V2.CancelDelay)) {
 			a.done, a.cancelled = true, true
+			inst.endedAt = a.cancelAt.Add(s.cfg.V2.CancelDelay)
 			if a.order != nil {
 				a.order.phase = phaseCancelled
 			}
@@ -295,6 +301,7 @@ func (s *Simulator) advanceInstance(inst *v2Instance) {
 	case phaseIssued:
 		a.done = true
 		inst.certID, inst.settled = a.order.certID, "normal"
+		inst.endedAt = now
 	case phaseFailed:
 		a.done = true
 	}
@@ -415,4 +422,5 @@ func bindV2Flags(fs *flag.FlagSet, c *V2Config) {
 	fs.DurationVar(&c.RecordsDelay, "records-delay", 0, "time from a V2.0 submission to its validation records (default 2s)")
 	fs.DurationVar(&c.CancelRefusal, "cancel-refusal", 0, "how long after the records appear CancelPendingCertificate is refused (default 5s)")
 	fs.DurationVar(&c.CancelDelay, "cancel-delay", 0, "how long a withdrawal takes to land (default 2s)")
+	fs.DurationVar(&c.UpdateProtection, "update-protection", 0, "how long after an application ended UpdateInstance answers InvalidStatus.UpdateProtection (0 = never)")
 }
