@@ -146,18 +146,11 @@ func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, r
 	return st, trust == stateUntrusted || !stateEmpty(st), trust == stateUntrusted
 }
 
-// mirrorState is the JSON of the status condition.
+// mirrorState is the JSON of the status condition: the state (the JSON of signer.OrderState)
+// and its MAC.
 type mirrorState struct {
-	OrderID           string     `json:"orderID,omitempty"`
-	InstanceID        string     `json:"instanceID,omitempty"`
-	Creating          *time.Time `json:"creating,omitempty"`
-	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
-	ValidationRecords []string   `json:"validationRecords,omitempty"`
-	// The subscription-instance flow's fields.
-	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
-	CSRDigest             string `json:"csrDigest,omitempty"`
-	Submitted             bool   `json:"submitted,omitempty"`
-	MAC                   string `json:"mac"`
+	signer.OrderState
+	MAC string `json:"mac"`
 }
 
 // mirrored is the state of the status condition, when its MAC is valid
@@ -171,8 +164,7 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
 		return signer.OrderState{}, false
 	}
-	st := signer.OrderState{OrderID: m.OrderID, InstanceID: m.InstanceID, Creating: m.Creating, OrderedAt: m.OrderedAt, ValidationRecords: m.ValidationRecords,
-		PreviousCertificateID: m.PreviousCertificateID, CSRDigest: m.CSRDigest, Submitted: m.Submitted}
+	st := m.OrderState
 	if st.Creating != nil {
 		t := st.Creating.UTC().Truncate(time.Second)
 		st.Creating = &t
@@ -190,9 +182,7 @@ func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) boo
 		t := st.Creating.UTC().Truncate(time.Second)
 		st.Creating = &t
 	}
-	m := mirrorState{OrderID: st.OrderID, InstanceID: st.InstanceID, Creating: st.Creating, OrderedAt: st.OrderedAt,
-		ValidationRecords: st.ValidationRecords, PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest,
-		Submitted: st.Submitted, MAC: k.requestMAC(placeStatus, cr, st)}
+	m := mirrorState{OrderState: st, MAC: k.requestMAC(placeStatus, cr, st)}
 	b, _ := json.Marshal(m)
 	msg := string(b)
 	if c := requestCondition(cr, conditionOrderState); c != nil {
