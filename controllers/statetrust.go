@@ -146,11 +146,19 @@ func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, r
 	return st, trust == stateUntrusted || !stateEmpty(st), trust == stateUntrusted
 }
 
-// mirrorState is the JSON of the status condition: the state (the JSON of signer.OrderState)
-// and its MAC.
+// mirrorState is the JSON of the status condition: the state and its MAC.
 type mirrorState struct {
 	signer.OrderState
 	MAC string `json:"mac"`
+}
+
+// secondsOnly rounds the creating mark down to the second, as stored.
+func secondsOnly(st signer.OrderState) signer.OrderState {
+	if st.Creating != nil {
+		t := st.Creating.UTC().Truncate(time.Second)
+		st.Creating = &t
+	}
+	return st
 }
 
 // mirrored is the state of the status condition, when its MAC is valid
@@ -164,11 +172,7 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
 		return signer.OrderState{}, false
 	}
-	st := m.OrderState
-	if st.Creating != nil {
-		t := st.Creating.UTC().Truncate(time.Second)
-		st.Creating = &t
-	}
+	st := secondsOnly(m.OrderState)
 	if !k.valid(m.MAC, k.requestMAC(placeStatus, cr, st)) {
 		return signer.OrderState{}, false
 	}
@@ -178,10 +182,7 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 // mirror sets the status condition to st (in memory), for a status write
 // made anyway. It reports whether the condition changed.
 func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) bool {
-	if st.Creating != nil {
-		t := st.Creating.UTC().Truncate(time.Second)
-		st.Creating = &t
-	}
+	st = secondsOnly(st)
 	m := mirrorState{OrderState: st, MAC: k.requestMAC(placeStatus, cr, st)}
 	b, _ := json.Marshal(m)
 	msg := string(b)
@@ -203,14 +204,15 @@ func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) boo
 }
 
 // storeTrusted writes st and its MAC into the request's annotations (in
-// memory).
+// memory). Empty state keeps its MAC too: the controller emptied it, so
+// annotations that are gone altogether mean someone else removed them.
 func (k stateKey) storeTrusted(cr *cmapi.CertificateRequest, st signer.OrderState) {
 	storeState(cr, st)
-	if !hasStateAnnotations(cr) {
-		return
+	a := cr.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
 	}
 	// The MAC covers the state as stored (the creating mark rounded down).
-	a := cr.GetAnnotations()
 	a[v1alpha1.AnnotationStateMAC] = k.requestMAC(placeAnnotations, cr, loadState(cr))
 	cr.SetAnnotations(a)
 }
