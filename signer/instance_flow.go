@@ -133,9 +133,17 @@ func pendingOr(p *Pending, err error) (Outcome, error) {
 }
 
 // ours reports whether the application on the instance is this request's: the CSR on the
-// instance is the request's (an instance that does not echo its CSR is trusted).
+// instance is the request's. An instance that does not echo its CSR, or not as PEM (what
+// GetInstanceDetail echoes is unverified), is trusted: taking another instance could apply
+// twice.
 func (a *application) ours(d *aliyun.Instance) bool {
-	return d.CSR == "" || csrDigest(d.CSR) == a.st.CSRDigest
+	return csrOnInstanceIs(d, a.st.CSRDigest)
+}
+
+// csrOnInstanceIs reports whether the instance's CSR is the one of digest, or unknown.
+func csrOnInstanceIs(d *aliyun.Instance, digest string) bool {
+	got := csrDigest(d.CSR)
+	return got == "" || got == digest
 }
 
 // resume continues a request whose application is not known to have been submitted: a crash
