@@ -221,7 +221,10 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	sreq.OrderTaken = func(ctx context.Context, id string) (bool, error) {
 		return a.heldByOther(ctx, indexRequestOrder, id)
 	}
-	if iss.GetSpec().OrderAPI == v1alpha1.OrderAPIDVOrder {
+	switch (signer.Config{OrderAPI: string(iss.GetSpec().OrderAPI)}).WithDefaults().OrderAPI {
+	case signer.OrderAPIInstance:
+		a.prepareInstanceRequest(&sreq)
+	case signer.OrderAPIDVOrder:
 		if err := a.prepareDVRequest(ctx, &sreq); err != nil {
 			return a.decideAndApply(ctx, signer.Outcome{}, err)
 		}

@@ -119,7 +119,7 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	r.backoff.Forget(req.NamespacedName)
 
-	st.PackageState, st.UsableInstances = nil, nil
+	st.PackageState, st.UsableInstances, st.InFlightInstances = nil, nil, nil
 	if q := health.Quota; q != nil {
 		st.PackageState = &v1alpha1.PackageState{
 			Total:     int32(q.Total),
@@ -131,6 +131,10 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if n := health.UsableInstances; n != nil {
 		v := int32(*n)
 		st.UsableInstances = &v
+	}
+	if n := health.InFlightInstances; n != nil {
+		v := int32(*n)
+		st.InFlightInstances = &v
 	}
 	msg := scrub(health.Summary, secrets)
 	wasReady := v1alpha1.IsReady(base)

@@ -152,6 +152,13 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 			AdoptServerKey: spec.DVOrder.AdoptServerKey,
 		}
 	}
+	if in := spec.Instance; in != nil {
+		cfg.Instance = signer.InstanceConfig{
+			InstanceIDs: append([]string(nil), in.InstanceIDs...),
+			ContactIDs:  append([]int64(nil), in.ContactIDs...),
+			AutoReissue: in.AutoReissue,
+		}
+	}
 	if err := s.dnsConfig(ctx, iss, &cfg, &secrets); err != nil {
 		return signer.Config{}, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -28,6 +29,10 @@ type stateRest struct {
 	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
 	ValidationRecords []string   `json:"validationRecords,omitempty"`
 	EmptyListings     int        `json:"emptyListings,omitempty"`
+	// The subscription-instance flow's own bookkeeping.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	CSRDigest             string `json:"csrDigest,omitempty"`
+	Submitted             bool   `json:"submitted,omitempty"`
 }
 
 // loadState reads the order state from a request's annotations. Unparsable
@@ -45,6 +50,10 @@ func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 		OrderedAt:         rest.OrderedAt,
 		ValidationRecords: rest.ValidationRecords,
 		EmptyListings:     rest.EmptyListings,
+
+		PreviousCertificateID: rest.PreviousCertificateID,
+		CSRDigest:             rest.CSRDigest,
+		Submitted:             rest.Submitted,
 	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
@@ -84,8 +93,10 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 	}
 	set(v1alpha1.AnnotationCreating, creating)
 	rest := ""
-	if st.OrderedAt != nil || len(st.ValidationRecords) > 0 || st.EmptyListings > 0 {
-		if b, err := json.Marshal(stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings}); err == nil {
+	r := stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings,
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+	if !reflect.ValueOf(r).IsZero() {
+		if b, err := json.Marshal(r); err == nil {
 			rest = string(b)
 		}
 	}

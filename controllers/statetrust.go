@@ -61,11 +61,17 @@ type macInput struct {
 	// EmptyListings is left out when zero, so that the MAC of state
 	// without it is unchanged.
 	EmptyListings int `json:"emptyListings,omitempty"`
+	// The subscription-instance flow's fields; absent when empty, so that other states'
+	// MACs are what they were.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	CSRDigest             string `json:"csrDigest,omitempty"`
+	Submitted             bool   `json:"submitted,omitempty"`
 }
 
 func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) string {
 	in := macInput{Version: 1, Place: place, UID: uid, Kind: kind, Object: object,
-		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings}
+		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings,
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
 	if st.Creating != nil {
 		// As stored: second precision, rounded down.
 		in.Creating = st.Creating.UTC().Format(time.RFC3339)

@@ -466,7 +466,9 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 	})
 
 	const keyID, keySecret = "LTAIdeploytest", "deploy-test-secret"
-	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret}})
+	// Instances for the default order API (Instance).
+	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret},
+		V2: aliyunsim.V2Config{Instances: 2, RecordsDelay: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,10 @@ const (
 	// OrderAPIDVOrder is CAS 2018-07-13 CreateDVOrderAudit on a purchased
 	// instance: Alibaba Cloud generates the key.
 	OrderAPIDVOrder = "DVOrder"
+	// OrderAPIInstance is CAS 2020-04-07 "SSL Certificate Management V2.0":
+	// the CSR is written onto a subscription instance (UpdateInstance) and
+	// applied for (ApplyCertificate); the key never leaves the cluster.
+	OrderAPIInstance = "Instance"
 )
 
 // Config is one issuer's configuration in plain Go, built by the controllers
@@ -25,7 +29,7 @@ type Config struct {
 	// are used as given; tests use http://127.0.0.1:PORT).
 	Endpoint    string
 	Credentials Credentials
-	// OrderAPI is OrderAPICSR or OrderAPIDVOrder.
+	// OrderAPI is OrderAPIInstance (the default), OrderAPICSR or OrderAPIDVOrder.
 	OrderAPI    string
 	ProductCode string
 	Contact     Contact
@@ -47,6 +51,8 @@ type Config struct {
 	SettleTime time.Duration
 	// DVOrder configures the 2018-07-13 flow.
 	DVOrder DVOrderConfig
+	// Instance configures the V2.0 subscription-instance flow.
+	Instance InstanceConfig
 	// DNS configures who makes DNS validation records exist (see
 	// DNSConfig): a person (manual, the default) or the issuer in Alidns.
 	DNS DNSConfig
@@ -82,6 +88,17 @@ type DVOrderConfig struct {
 	AdoptServerKey bool
 }
 
+// InstanceConfig is the V2.0 subscription-instance flow's own configuration.
+type InstanceConfig struct {
+	// InstanceIDs to use; empty means any usable DV instance of the account.
+	InstanceIDs []string
+	// ContactIDs named on every application; empty means the contact of
+	// Config.Contact, found by e-mail with ListContact and created when absent.
+	ContactIDs []int64
+	// AutoReissue lets Alibaba Cloud renew by itself (AutoReissue=enable).
+	AutoReissue bool
+}
+
 // Credentials says how to authenticate: a static AccessKey pair (with an
 // optional STS token) or the ambient chain, and optionally a role assumed on
 // top. Its String, GoString, LogValue and MarshalJSON redact secrets.
@@ -96,7 +113,7 @@ type CallInfo = aliyun.CallInfo
 // test holds them equal.
 const (
 	DefaultEndpoint         = aliyun.DefaultEndpoint
-	DefaultOrderAPI         = OrderAPICSR
+	DefaultOrderAPI         = OrderAPIInstance
 	DefaultProductCode      = "digicert-free-1-free"
 	DefaultValidationMethod = "DNS"
 	DefaultPollInterval     = 30 * time.Second

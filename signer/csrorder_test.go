@@ -152,6 +152,7 @@ func testConfig(endpoint string) Config {
 	return Config{
 		Endpoint:    endpoint,
 		Credentials: Credentials{AccessKeyID: "LTAItestid", AccessKeySecret: "testsecret"},
+		OrderAPI:    OrderAPICSR, // the package flow; the default is Instance
 		ProductCode: "digicert-free-1-free",
 		Contact:     Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
 		RateLimit:   1000, Burst: 1000,
@@ -975,7 +976,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	d := Config{}.WithDefaults()
 	if d.PollInterval != 30*time.Second || d.MaxPollInterval != 10*time.Minute || d.RateLimit != 5 || d.Burst != 10 ||
-		d.Timeout != 30*time.Second || d.OrderAPI != OrderAPICSR || d.ValidationMethod != "DNS" || d.Endpoint != "https://cas.aliyuncs.com" {
+		d.Timeout != 30*time.Second || d.OrderAPI != OrderAPIInstance || d.ValidationMethod != "DNS" || d.Endpoint != "https://cas.aliyuncs.com" {
 		t.Fatalf("defaults %+v", d)
 	}
 }

@@ -34,6 +34,8 @@ func New(cfg Config) (Signer, error) {
 	switch cfg.OrderAPI {
 	case OrderAPIDVOrder:
 		return newDVOrderSigner(base), nil
+	case OrderAPIInstance:
+		return newInstanceSigner(base), nil
 	default:
 		return newCSRSigner(base), nil
 	}
@@ -68,9 +70,9 @@ func (c Config) clientOptions() aliyun.Options {
 func (c Config) validate() error {
 	var problems []string
 	switch c.OrderAPI {
-	case OrderAPICSR, OrderAPIDVOrder:
+	case OrderAPICSR, OrderAPIDVOrder, OrderAPIInstance:
 	default:
-		problems = append(problems, fmt.Sprintf("unknown order API %q (want %s or %s)", c.OrderAPI, OrderAPICSR, OrderAPIDVOrder))
+		problems = append(problems, fmt.Sprintf("unknown order API %q (want %s, %s or %s)", c.OrderAPI, OrderAPIInstance, OrderAPICSR, OrderAPIDVOrder))
 	}
 	switch c.ValidationMethod {
 	case "DNS", "FILE":

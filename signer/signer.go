@@ -37,6 +37,11 @@ type Request struct {
 	// holds a CAS 2018-07-13 instance (its instance-id annotation), so that
 	// the DV flow never picks an instance twice, even across restarts.
 	InstanceTaken func(ctx context.Context, instanceID string) (bool, error)
+	// Owner is what a CAS V2.0 subscription instance is bound to: the
+	// Certificate the request is for ("namespace/name"), or the request's
+	// Name when it was not made for a Certificate. Renewals of one
+	// Certificate reuse its instance; no other Certificate gets it.
+	Owner string
 	// OrderTaken, when set, reports whether another request holds a CAS
 	// order, so that recovering a create whose answer was lost never takes
 	// over another request's order for the same names.
@@ -68,6 +73,16 @@ type OrderState struct {
 	// Validation records what the issuer created remotely to prove domain
 	// ownership (e.g. Alidns record ids), so it can be cleaned up.
 	ValidationRecords []string `json:"validationRecords,omitempty"`
+	// PreviousCertificateID is the latest CertificateId of the CAS V2.0
+	// instance before this request's application: an issued certificate
+	// with another id is this request's.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	// CSRDigest identifies the CSR this request wrote onto its V2.0
+	// instance, so that an application found there is known to be its own.
+	CSRDigest string `json:"csrDigest,omitempty"`
+	// Submitted records that the V2.0 submission was reported a success
+	// (GetTaskAttribute), so that it is not asked again.
+	Submitted bool `json:"submitted,omitempty"`
 }
 
 // StateStore persists OrderState durably before the signer goes on. A signer
@@ -190,6 +205,9 @@ type Health struct {
 	// UsableInstances is the number of purchased, unused DV instances (DV
 	// flow); nil when the flow has none.
 	UsableInstances *int
+	// InFlightInstances is the number of V2.0 subscription instances with
+	// an application in flight (Instance flow); nil when the flow has none.
+	InFlightInstances *int
 }
 
 // Quota is a CAS package's certificate count.

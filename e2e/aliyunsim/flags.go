@@ -49,6 +49,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&cfg.RecordDomainForm, "record-domain-form", RecordDomainLabel, "RecordDomain of DNS proofs: label (_dnsauth) or relative (_dnsauth.www)")
 	fs.StringVar(&cfg.DNSRecordType, "dns-record-type", "TXT", "record type of DNS proofs: TXT or CNAME")
 	fs.StringVar(&cfg.LegacyAPI, "legacy-api", "", "answer every CAS 2018-07-13 call with this code: InvalidVersion or InvalidApi (empty = serve it)")
+	bindV2Flags(fs, &cfg.V2)
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a certificate from the simulator's CA")
 	return f
 }
