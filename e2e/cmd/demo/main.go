@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/cmd/internal/quickstart"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
 )
@@ -34,7 +35,7 @@ func main() {
 func run(ctx context.Context, timeout time.Duration, keep bool, issuerBinary string) (err error) {
 	p := quickstart.Progress{Start: time.Now()}
 	p.Step("starting kube-apiserver + etcd, cert-manager controllers, the Alibaba Cloud simulator and the issuer")
-	f, err := framework.Start(ctx, framework.Options{IssuerBinary: issuerBinary})
+	f, err := framework.Start(ctx, framework.Options{Sim: quickstart.SimConfig(aliyunsim.Config{}), IssuerBinary: issuerBinary})
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func run(ctx context.Context, timeout time.Duration, keep bool, issuerBinary str
 		return err
 	}
 	st := f.Sim.State()
-	p.Step("simulator saw %d order(s) and %d CreateCertificateWithCsrRequest call(s)", len(st.Orders), st.Calls["CreateCertificateWithCsrRequest"])
+	p.Step("issued through orderAPI Instance (CAS V2.0 subscription instances): %d ApplyCertificate call(s), %d Alibaba Cloud calls in all", st.Calls["ApplyCertificate"], totalCalls(st.Calls))
 	if keep {
 		p.Step("running until interrupted; try: KUBECONFIG=%s bin/kubectl get certificates -A", f.Kubeconfig)
 		<-ctx.Done()
@@ -64,4 +65,13 @@ func run(ctx context.Context, timeout time.Duration, keep bool, issuerBinary str
 	}
 	p.Step("done")
 	return nil
+}
+
+// totalCalls adds up the simulator's calls by action.
+func totalCalls(calls map[string]int) int {
+	n := 0
+	for _, c := range calls {
+		n += c
+	}
+	return n
 }

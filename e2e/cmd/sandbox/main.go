@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/cmd/internal/quickstart"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
 )
 
@@ -53,9 +54,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(simCfg.Zones) == 0 {
-		simCfg.Zones = []string{"example.com", "example.org"}
-	}
+	simCfg = quickstart.SimConfig(simCfg)
 	opts := framework.Options{Sim: simCfg, IssuerBinary: *issuerBinary, IssuerArgs: strings.Fields(*issuerArgs)}
 	if *noApprover {
 		for _, c := range framework.DefaultCertManagerControllers {

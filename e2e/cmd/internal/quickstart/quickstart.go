@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testenv"
 )
@@ -38,6 +39,25 @@ type Certificate struct{ Name, Via string }
 var Certificates = []Certificate{
 	{"www-example-com", "Certificate deploy/examples/certificate.yaml"},
 	{"shop-example-com-tls", "Ingress shop (ingress-shim)"},
+}
+
+// SimConfig fills what the examples need of the simulator where cfg leaves
+// it unset: the examples' zones, and CAS V2.0 subscription instances for
+// the example issuer's orderAPI Instance — one per Certificate (renewals
+// reuse their instance), with room for the Certificates a newcomer adds.
+func SimConfig(cfg aliyunsim.Config) aliyunsim.Config {
+	if len(cfg.Zones) == 0 {
+		cfg.Zones = []string{"example.com", "example.org"}
+	}
+	if cfg.V2.Instances == 0 {
+		cfg.V2.Instances = 20
+	}
+	if cfg.V2.RecordsDelay == 0 {
+		// Seconds on Alibaba Cloud; short here so the demo shows issuance
+		// promptly.
+		cfg.V2.RecordsDelay = 200 * time.Millisecond
+	}
+	return cfg
 }
 
 // Progress prints timestamped steps.
@@ -77,7 +97,7 @@ func Apply(ctx context.Context, f *framework.Framework, p Progress) error {
 		}
 		p.Step("applied deploy/examples/%s", file)
 	}
-	p.Step("waiting for AliyunCASClusterIssuer %s to be Ready (a DescribePackageState call)", IssuerName)
+	p.Step("waiting for AliyunCASClusterIssuer %s to be Ready (a ListInstances call)", IssuerName)
 	if err := f.WaitIssuerReady(ctx, &v1alpha1.AliyunCASClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: IssuerName}}); err != nil {
 		return err
 	}
