@@ -194,7 +194,7 @@ func (p ramPolicy) actions(t *testing.T, path string) []string {
 // pages cannot drift apart.
 func TestACKRAMPolicies(t *testing.T) {
 	var union []string
-	for _, name := range []string{"ram-policy-csr.json", "ram-policy-dvorder.json", "ram-policy-alidns.json"} {
+	for _, name := range []string{"ram-policy-instance.json", "ram-policy-csr.json", "ram-policy-dvorder.json", "ram-policy-alidns.json"} {
 		path := filepath.Join(root(t), ackExamplesRel, name)
 		union = append(union, readPolicy(t, path).actions(t, path)...)
 	}
@@ -219,6 +219,6 @@ func TestACKRAMPolicies(t *testing.T) {
 	}
 	want := readPolicy(t, tmp).actions(t, "docs/credentials.md")
 	if !slices.Equal(union, want) {
-		t.Errorf("the CSR, DVOrder and Alidns policies of %s:\n%v\ndocs/credentials.md's policy:\n%v", ackExamplesRel, union, want)
+		t.Errorf("the Instance, CSR, DVOrder and Alidns policies of %s:\n%v\ndocs/credentials.md's policy:\n%v", ackExamplesRel, union, want)
 	}
 }
