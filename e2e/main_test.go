@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 		// The issuer binary runs with exactly the permissions the Helm chart
 		// grants, opted in where these scenarios need it (issuers in any
 		// namespace, DV key adoption): every scenario proves the RBAC.
-		ChartRBAC: []string{"rbac.secretsClusterWide=true", "rbac.keyAdoption.enabled=true"},
+		ChartRBAC: []string{"rbac.secretsClusterWide=true", "rbac.keyAdoption.enabled=true", "rbac.keyAdoption.clusterWide=true"},
 	})
 	cancel()
 	if err != nil {
