@@ -7,12 +7,8 @@ import (
 	"testing"
 	"time"
 
-	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
 )
@@ -146,33 +142,7 @@ func TestRenewal(t *testing.T) {
 	certificate(t, ctx, ns, "renew", ref, "renew.example.com")
 	_, first := issued(t, ctx, ns, "renew")
 
-	// cert-manager's controllers write the status too: on a conflict, read
-	// it again and retry.
-	var cert cmapi.Certificate
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
-			return err
-		}
-		cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
-			Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
-			Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
-			LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
-		})
-		return f.Client.Status().Update(ctx, &cert)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
-			return false, err.Error(), nil
-		}
-		rev := cert.Status.Revision
-		return rev != nil && *rev == 2, "waiting for revision 2", nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	renew(t, ctx, ns, "renew")
 	_, second := issued(t, ctx, ns, "renew")
 	if second.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
 		t.Fatal("renewal returned the same certificate")

@@ -16,6 +16,8 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
@@ -41,6 +43,9 @@ func TestMain(m *testing.M) {
 			// Purchased CAS 2018-07-13 instances for orderAPI DVOrder: each
 			// run of TestDVOrderKeyAdoption uses one (-count=5 uses five).
 			DVInstances: 8,
+			// CAS V2.0 subscription instances for orderAPI Instance: each
+			// run of TestInstanceIssuedAndRenewed binds two.
+			V2: aliyunsim.V2Config{Instances: 16, RecordsDelay: 200 * time.Millisecond},
 			// The name server of the Alidns zones (propagation checks).
 			DNSListen: "127.0.0.1:0",
 		},
@@ -235,3 +240,41 @@ func (l orderLog) placed(domain string) []aliyunsim.OrderState {
 
 // count is how many new orders cover domain.
 func (l orderLog) count(domain string) int { return len(l.placed(domain)) }
+
+// renew triggers a re-issuance of a Certificate, as `cmctl renew` does, and
+// waits until cert-manager has moved it to its next revision.
+func renew(t *testing.T, ctx context.Context, ns, name string) {
+	t.Helper()
+	var cert cmapi.Certificate
+	var from int
+	// cert-manager's controllers write the status too: on a conflict, read
+	// it again and retry.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cert); err != nil {
+			return err
+		}
+		from = 0
+		if cert.Status.Revision != nil {
+			from = *cert.Status.Revision
+		}
+		cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
+			Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
+			Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
+			LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
+		})
+		return f.Client.Status().Update(ctx, &cert)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cert); err != nil {
+			return false, err.Error(), nil
+		}
+		rev := cert.Status.Revision
+		return rev != nil && *rev > from, fmt.Sprintf("waiting for revision %d", from+1), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

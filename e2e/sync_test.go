@@ -149,22 +149,6 @@ func caIssuerIn(t *testing.T, ctx context.Context, ns string) cmmeta.IssuerRefer
 	return cmmeta.IssuerReference{Kind: "Issuer", Name: iss.Name}
 }
 
-func renew(t *testing.T, ctx context.Context, ns, name string) {
-	t.Helper()
-	var cert cmapi.Certificate
-	if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cert); err != nil {
-		t.Fatal(err)
-	}
-	cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
-		Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
-		Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
-		LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
-	})
-	if err := f.Client.Status().Update(ctx, &cert); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // secretSerial is the serial (lower-case hex) of the leaf in a TLS Secret.
 func secretSerial(t *testing.T, ctx context.Context, ns, name string) string {
 	t.Helper()
