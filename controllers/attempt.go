@@ -21,17 +21,22 @@ import (
 type attempt struct {
 	r  *CertificateRequestReconciler
 	cr *cmapi.CertificateRequest
-	// iss and entry are nil until resolved.
+	resolved
+}
+
+// resolved is the issuer and signer entry an attempt found; both nil
+// until resolved.
+type resolved struct {
 	iss   v1alpha1.GenericIssuer
 	entry *signerEntry
 }
 
 // secrets are the credential values scrubbed from every message.
-func (a *attempt) secrets() []string {
-	if a.entry == nil {
+func (r *resolved) secrets() []string {
+	if r.entry == nil {
 		return nil
 	}
-	return a.entry.secrets
+	return r.entry.secrets
 }
 
 func (a *attempt) key() client.ObjectKey { return client.ObjectKeyFromObject(a.cr) }
@@ -62,7 +67,7 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, cr: a.cr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, obj: a.cr})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		var raced bool
@@ -78,18 +83,29 @@ func (a *attempt) decideAndApply(ctx context.Context, out signer.Outcome, err er
 		// Shutting down: the next manager resumes from the saved state.
 		return ctrl.Result{}, nil
 	}
-	in := signResult{current: a.cr, issuerName: a.iss.GetName(), outcome: out, err: err, secrets: a.secrets()}
-	if a.entry != nil {
-		in.poll = a.entry.poll
-	}
-	if err != nil {
-		if _, ok := signer.AsPermanent(err); !ok {
-			if _, ok := signer.AsIssuer(err); !ok {
-				in.backoff = a.r.backoff.When(a.key())
-			}
-		}
+	in := a.signResult(out, err, a.retryDelay)
+	in.nextKeySecret = a.cr.GetAnnotations()[cmapi.CertificateRequestPrivateKeyAnnotationKey]
+	if c := requestCondition(a.cr, cmapi.CertificateRequestConditionReady); c != nil {
+		in.lastMessage = c.Message
 	}
 	return a.apply(ctx, decide(in))
+}
+
+// signResult is what decide needs of a Sign on the resolved issuer; backoff
+// is asked only for the errors that are retried.
+func (r *resolved) signResult(out signer.Outcome, err error, backoff func() time.Duration) signResult {
+	in := signResult{issuerName: r.iss.GetName(), outcome: out, err: err, secrets: r.secrets()}
+	if r.entry != nil {
+		in.poll = r.entry.poll
+	}
+	if err != nil {
+		_, permanent := signer.AsPermanent(err)
+		_, issuerErr := signer.AsIssuer(err)
+		if !permanent && !issuerErr {
+			in.backoff = backoff()
+		}
+	}
+	return in
 }
 
 // apply carries a verdict out: the status patch, its Event, the metrics

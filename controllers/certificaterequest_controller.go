@@ -133,15 +133,7 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 // getIssuer reads the issuer a request names.
 func (r *CertificateRequestReconciler) getIssuer(ctx context.Context, cr *cmapi.CertificateRequest) (v1alpha1.GenericIssuer, error) {
 	kind, _ := requestIssuerKind(cr)
-	iss := v1alpha1.NewIssuer(kind)
-	key := types.NamespacedName{Name: cr.Spec.IssuerRef.Name}
-	if !iss.IsClusterScoped() {
-		key.Namespace = cr.Namespace
-	}
-	if err := r.Client.Get(ctx, key, iss); err != nil {
-		return nil, err
-	}
-	return iss, nil
+	return getIssuer(ctx, r.Client, kind, cr.Namespace, cr.Spec.IssuerRef.Name)
 }
 
 // signRequest is the plain request the signer sees.
