@@ -49,6 +49,9 @@ type Options struct {
 	CallTimeout     time.Duration
 	// SignTimeout bounds one Sign, Cancel or Check.
 	SignTimeout time.Duration
+	// NoCertificateSigningRequests turns the controller of Kubernetes
+	// CertificateSigningRequests (certificates.k8s.io/v1) off.
+	NoCertificateSigningRequests bool
 	// CancelGiveUp is how long a denied, failed or deleted request keeps
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
@@ -134,5 +137,12 @@ func Setup(mgr manager.Manager, opts Options) error {
 		signers:   signers,
 		opts:      opts,
 	}
-	return cr.SetupWithManager(mgr)
+	if err := cr.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if opts.NoCertificateSigningRequests {
+		return nil
+	}
+	csr := &CertificateSigningRequestReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, signers: signers, opts: opts}
+	return csr.SetupWithManager(mgr)
 }
