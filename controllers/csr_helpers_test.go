@@ -24,7 +24,9 @@ import (
 
 func clusterSignerName(name string) string { return v1alpha1.ClusterIssuerSignerDomain + "/" + name }
 
-func issuerSignerName(ns, name string) string { return v1alpha1.IssuerSignerDomain + "/" + ns + "." + name }
+func issuerSignerName(ns, name string) string {
+	return v1alpha1.IssuerSignerDomain + "/" + ns + "." + name
+}
 
 type csrOption func(*certificatesv1.CertificateSigningRequest)
 
@@ -185,7 +187,7 @@ func userClient(t *testing.T, user, referenceNS string) client.Client {
 	ctx := context.Background()
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "csr-creator-" + user},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}},
 	}
 	bind := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "csr-creator-" + user},
