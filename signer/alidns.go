@@ -35,10 +35,7 @@ const (
 	ReasonDNSRecordMaybeCreated = "DNSRecordMaybeCreated"
 )
 
-// Defaults of DNSConfig.
 const (
-	DefaultDNSTTL             = 600
-	DefaultPropagationTimeout = 10 * time.Minute
 	// propagationRetry is how soon to look again while the record is not
 	// visible at the name servers.
 	propagationRetry = 10 * time.Second
@@ -52,14 +49,14 @@ const (
 type DNSConfig struct {
 	// Provider is DNSProviderManual (default) or DNSProviderAlidns.
 	Provider string
-	// Endpoint is the Alidns URL (default https://alidns.aliyuncs.com).
+	// Endpoint is the Alidns URL (default DefaultDNSEndpoint).
 	Endpoint string
 	// Credentials for Alidns; nil means the issuer's own.
 	Credentials *Credentials
 	// Zone, when set, is the Alidns zone all records go to; otherwise the
 	// longest zone of the account that is a suffix of the record name.
 	Zone string
-	// TTL of the records, seconds (default 600).
+	// TTL of the records, seconds (default DefaultDNSTTL).
 	TTL int
 	// SkipPropagationCheck turns off querying the name servers.
 	SkipPropagationCheck bool
@@ -67,7 +64,8 @@ type DNSConfig struct {
 	// empty means the zone's authoritative name servers (NS records).
 	Nameservers []string
 	// PropagationTimeout bounds how long the check waits for the record to
-	// be visible before it stops waiting (default 10 minutes).
+	// be visible before it stops waiting (default
+	// DefaultPropagationTimeout).
 	PropagationTimeout time.Duration
 }
 
@@ -86,12 +84,6 @@ type alidnsProvider struct {
 }
 
 func newAlidnsProvider(cfg DNSConfig, client *aliyun.Client) *alidnsProvider {
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultDNSTTL
-	}
-	if cfg.PropagationTimeout <= 0 {
-		cfg.PropagationTimeout = DefaultPropagationTimeout
-	}
 	cfg.Zone = normalizeName(cfg.Zone)
 	p := &alidnsProvider{cfg: cfg, client: client, now: time.Now}
 	if !cfg.SkipPropagationCheck {

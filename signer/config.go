@@ -48,6 +48,9 @@ type Config struct {
 	// OnCall, when set, is called after every remote call attempt (for
 	// metrics such as a Prometheus counter by action and outcome).
 	OnCall func(CallInfo)
+	// OnOrderCreated, when set, is called with OrderAPI after each create
+	// call answered with success: an order placed (quota spent).
+	OnOrderCreated func(orderAPI string)
 	// Transport, when set, carries the remote calls (tests, proxies).
 	Transport http.RoundTripper
 }
@@ -75,16 +78,25 @@ type Credentials = aliyun.Credentials
 // "throttled" or the error code), for metrics.
 type CallInfo = aliyun.CallInfo
 
-// Defaults applied by New (see Config.WithDefaults).
+// Defaults applied by New (see Config.WithDefaults). The API's
+// +kubebuilder:default markers repeat some of them for kubectl users; a
+// test holds them equal.
 const (
 	DefaultEndpoint         = aliyun.DefaultEndpoint
+	DefaultOrderAPI         = OrderAPICSR
 	DefaultProductCode      = "digicert-free-1-free"
 	DefaultValidationMethod = "DNS"
 	DefaultPollInterval     = 30 * time.Second
 	DefaultMaxPollInterval  = 10 * time.Minute
-	DefaultRateLimit        = 5
-	DefaultBurst            = 10
-	DefaultTimeout          = 30 * time.Second
+	DefaultRateLimit        = aliyun.DefaultRateLimit
+	DefaultBurst            = aliyun.DefaultBurst
+	DefaultTimeout          = aliyun.DefaultTimeout
+	DefaultDNSProvider      = DNSProviderManual
+	DefaultDNSEndpoint      = aliyun.DefaultDNSEndpoint
+	DefaultDNSTTL           = 600
+	// DefaultPropagationTimeout bounds the wait for a DNS record to be
+	// visible at the name servers.
+	DefaultPropagationTimeout = 10 * time.Minute
 )
 
 // WithDefaults returns c with every unset field given its default. It is the
@@ -94,7 +106,7 @@ func (c Config) WithDefaults() Config {
 		c.Endpoint = DefaultEndpoint
 	}
 	if c.OrderAPI == "" {
-		c.OrderAPI = OrderAPICSR
+		c.OrderAPI = DefaultOrderAPI
 	}
 	if c.ProductCode == "" {
 		c.ProductCode = DefaultProductCode
@@ -120,6 +132,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.DNS.Provider == "" {
+		c.DNS.Provider = DefaultDNSProvider
+	}
+	if c.DNS.Endpoint == "" {
+		c.DNS.Endpoint = DefaultDNSEndpoint
+	}
+	if c.DNS.TTL <= 0 {
+		c.DNS.TTL = DefaultDNSTTL
+	}
+	if c.DNS.PropagationTimeout <= 0 {
+		c.DNS.PropagationTimeout = DefaultPropagationTimeout
 	}
 	return c
 }

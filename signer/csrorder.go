@@ -149,6 +149,7 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 		}
 		return st, withContext(cerr, "ordering a certificate for %s", strings.Join(csr.Names, ", "))
 	}
+	s.ordered()
 	st.OrderID = strconv.FormatInt(id, 10)
 	st.Creating = nil
 	st.OrderedAt = &now

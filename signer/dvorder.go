@@ -214,6 +214,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 		}
 		return Outcome{}, withContext(err, "ordering a DV certificate for %s on CAS instance %s", strings.Join(csr.Names, ", "), failed)
 	}
+	s.ordered()
 	st.Creating = nil
 	st.OrderedAt = &now
 	if err := store.Save(ctx, st); err != nil {

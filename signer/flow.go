@@ -50,6 +50,13 @@ func (f *flow) pollAfter(st OrderState) time.Duration {
 	return min(d, f.cfg.MaxPollInterval)
 }
 
+// ordered reports an order placed (a create call answered with success).
+func (f *flow) ordered() {
+	if f.cfg.OnOrderCreated != nil {
+		f.cfg.OnOrderCreated(f.cfg.OrderAPI)
+	}
+}
+
 // checkNamesBeforeOrdering refuses, before anything is ordered, names the
 // account cannot validate automatically (Alidns DNS validation only).
 func (f *flow) checkNamesBeforeOrdering(ctx context.Context, csr *CheckedCSR) error {

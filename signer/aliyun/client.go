@@ -44,18 +44,6 @@ var (
 	STS = API{Product: "sts", Version: "2015-04-01"}
 )
 
-// Default endpoints and limits.
-const (
-	DefaultEndpoint    = "https://cas.aliyuncs.com"
-	DefaultDNSEndpoint = "https://alidns.aliyuncs.com"
-	DefaultSTSEndpoint = "https://sts.aliyuncs.com"
-	DefaultTimeout     = 30 * time.Second
-	DefaultRateLimit   = 5
-	DefaultBurst       = 10
-	DefaultMaxAttempts = 4
-	DefaultRegion      = "cn-hangzhou"
-)
-
 // Outcomes reported to Options.OnCall besides error codes.
 const (
 	OutcomeOK        = "ok"
