@@ -28,6 +28,8 @@ type csrAttempt struct {
 	r   *CertificateSigningRequestReconciler
 	csr *certificatesv1.CertificateSigningRequest
 	ref signerRef
+	// state is the order state the controller trusts (settleState).
+	state signer.OrderState
 	resolved
 }
 
@@ -70,14 +72,17 @@ func (a *csrAttempt) sign(ctx context.Context) (ctrl.Result, error) {
 		CSRPEM:   csr.Spec.Request,
 		Duration: duration,
 		IsCA:     csr.Annotations[annotationRequestIsCA] == "true",
-		State:    loadState(csr),
+		State:    a.state,
+		OrderTaken: func(ctx context.Context, id string) (bool, error) {
+			return a.orderHeldByOther(ctx, id)
+		},
 	}
 	for _, u := range csr.Spec.Usages {
 		sreq.Usages = append(sreq.Usages, string(u))
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &csrStore{client: r.Client, reader: r.APIReader, obj: csr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &csrStore{client: r.Client, reader: r.APIReader, key: r.key, obj: csr})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		// Nothing adopts a key for a CSR; the DV flow refuses before
@@ -133,7 +138,7 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 		if len(loadState(csr).ValidationRecords) > 0 {
 			return a.release(ctx)
 		}
-		return ctrl.Result{}, finishRequest(ctx, r.Client, csr, v.unsaved)
+		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, csr, v.unsaved)
 	case thenRelease:
 		log.Info("certificate signing request failed", "reason", v.event.reason, "message", v.event.text)
 		return a.release(ctx)
@@ -154,7 +159,7 @@ func (a *csrAttempt) release(ctx context.Context) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(csr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}
-	st := loadState(csr)
+	st := a.state
 	issued := len(csr.Status.Certificate) > 0
 	if stateEmpty(st) || (issued && len(st.ValidationRecords) == 0) {
 		return a.unfinalize(ctx)

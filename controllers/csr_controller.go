@@ -35,6 +35,8 @@ type CertificateSigningRequestReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
+	// key authenticates the order state (statetrust.go).
+	key     stateKey
 	signers *signerSource
 	opts    Options
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
@@ -64,6 +66,9 @@ func (r *CertificateSigningRequestReconciler) SetupWithManager(mgr ctrl.Manager)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("indexing CertificateSigningRequests by signer: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &certificatesv1.CertificateSigningRequest{}, indexRequestOrder, indexOrder); err != nil {
+		return fmt.Errorf("indexing CertificateSigningRequests by CAS order: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("aliyuncas-certificatesigningrequest").
@@ -108,6 +113,9 @@ func (r *CertificateSigningRequestReconciler) reconcile(ctx context.Context, req
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	a := &csrAttempt{r: r, csr: csr, ref: ref}
+	if err := a.settleState(ctx); err != nil {
+		return requeueOnWriteRace(err)
+	}
 	switch {
 	case csr.DeletionTimestamp != nil, csrFinished(csr):
 		return a.release(ctx)

@@ -142,11 +142,24 @@ func TestCSRNotSigned(t *testing.T) {
 			return orderID != "" && controllerutil.ContainsFinalizer(csr, v1alpha1.FinalizerCancelOrder), describeCSR(csr)
 		})
 		waitCSREvent(t, name, signer.ReasonDomainVerify, "_dnsauth.deleted.example.com")
+
+		// Another requester clones the pending CSR's state and finalizer
+		// onto a CSR of its own, then deletes it: the order stays.
+		clone := ns + "-clone"
+		held := getCSR(t, name)
+		createCSR(t, nil, clone, clusterSignerName(cluster), makeCSR(t, csrSpec{key: keys.p256, cn: "deleted.example.com"}),
+			func(c *certificatesv1.CertificateSigningRequest) {
+				c.Annotations, c.Finalizers = held.Annotations, held.Finalizers
+			})
+		waitCSREvent(t, clone, "UntrustedOrderState", "not written by the issuer")
+		deleteCSR(t, clone)
+		if !hasOrder(sim, orderID) {
+			t.Fatalf("deleting a CSR with cloned state cancelled order %s", orderID)
+		}
+
 		deleteCSR(t, name)
-		for _, o := range sim.State().Orders {
-			if o.ID == orderID {
-				t.Errorf("order %s of the deleted CSR was not cancelled: %+v", orderID, o)
-			}
+		if hasOrder(sim, orderID) {
+			t.Errorf("order %s of the deleted CSR was not cancelled", orderID)
 		}
 		waitCSREvent(t, name, "OrderCancelled", orderID)
 	})
@@ -214,4 +227,13 @@ func TestCSRReference(t *testing.T) {
 	createCSR(t, bob, name, issuerSignerName(ns, "team"), makeCSR(t, csrSpec{key: keys.p256, cn: "bob.example.com"}))
 	decideCSR(t, name, certificatesv1.CertificateApproved)
 	verifyIssued(t, sim, waitCSRIssued(t, name), keys.p256, []string{"bob.example.com"})
+}
+
+func hasOrder(sim *aliyunsim.Simulator, id string) bool {
+	for _, o := range sim.State().Orders {
+		if o.ID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -52,6 +53,10 @@ type Options struct {
 	// NoCertificateSigningRequests turns the controller of Kubernetes
 	// CertificateSigningRequests (certificates.k8s.io/v1) off.
 	NoCertificateSigningRequests bool
+	// StateKeyNamespace is where the order state key Secret
+	// (StateKeySecretName) lives; empty: the controller's own namespace (its
+	// pod's, or its ServiceAccount's), else ClusterResourceNamespace.
+	StateKeyNamespace string
 	// CancelGiveUp is how long a denied, failed or deleted request keeps
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
@@ -115,6 +120,21 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := setupIndexes(mgr); err != nil {
 		return err
 	}
+	// The order state key is loaded before any controller starts: without
+	// it no state could be trusted.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := opts.StateKeyNamespace
+	if ns == "" {
+		ns = ownNamespace(ctx, mgr.GetClient())
+	}
+	if ns == "" {
+		ns = opts.ClusterResourceNamespace
+	}
+	key, err := loadStateKey(ctx, mgr.GetAPIReader(), mgr.GetClient(), ns)
+	if err != nil {
+		return err
+	}
 	signers := newSignerSource(mgr.GetClient(), mgr.GetAPIReader(), opts)
 	recorder := mgr.GetEventRecorder(eventSource)
 
@@ -134,6 +154,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  recorder,
+		key:       key,
 		signers:   signers,
 		opts:      opts,
 	}
@@ -143,6 +164,6 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if opts.NoCertificateSigningRequests {
 		return nil
 	}
-	csr := &CertificateSigningRequestReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, signers: signers, opts: opts}
+	csr := &CertificateSigningRequestReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, key: key, signers: signers, opts: opts}
 	return csr.SetupWithManager(mgr)
 }

@@ -90,6 +90,8 @@ func storeState(obj metav1.Object, st signer.OrderState) {
 		}
 	}
 	set(v1alpha1.AnnotationOrderState, rest)
+	// A MAC, if any, is for the state written before (see storeTrusted).
+	delete(a, v1alpha1.AnnotationStateMAC)
 	if len(a) == 0 {
 		a = nil
 	}
@@ -113,6 +115,7 @@ type requestStore = objectStore[cmapi.CertificateRequest, *cmapi.CertificateRequ
 type objectStore[T any, P requestObject[T]] struct {
 	client client.Client
 	reader client.Reader // uncached, for re-reads after a conflict
+	key    stateKey
 	obj    P
 }
 
@@ -140,7 +143,7 @@ func (s *objectStore[T, P]) Save(ctx context.Context, st signer.OrderState) erro
 
 func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) error {
 	before := s.obj.DeepCopyObject().(P)
-	storeState(s.obj, st)
+	s.key.storeTrusted(s.obj, st)
 	var patch client.Patch = client.MergeFrom(before)
 	if !stateEmpty(st) && !controllerutil.ContainsFinalizer(s.obj, v1alpha1.FinalizerCancelOrder) {
 		controllerutil.AddFinalizer(s.obj, v1alpha1.FinalizerCancelOrder)
@@ -155,18 +158,18 @@ func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) erro
 
 // removeFinalizer drops the cancel-order finalizer by patch.
 func removeFinalizer[T any, P requestObject[T]](ctx context.Context, c client.Client, obj P) error {
-	return finishRequest(ctx, c, obj, nil)
+	return finishRequest(ctx, c, nil, obj, nil)
 }
 
 // finishRequest removes the finalizer of an issued request and, in the same
 // patch, records order state the signer had not saved yet (st, may be nil).
-func finishRequest[T any, P requestObject[T]](ctx context.Context, c client.Client, obj P, st *signer.OrderState) error {
+func finishRequest[T any, P requestObject[T]](ctx context.Context, c client.Client, key stateKey, obj P, st *signer.OrderState) error {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerCancelOrder) && st == nil {
 		return nil
 	}
 	before := obj.DeepCopyObject().(P)
 	if st != nil {
-		storeState(obj, *st)
+		key.storeTrusted(obj, *st)
 	}
 	controllerutil.RemoveFinalizer(obj, v1alpha1.FinalizerCancelOrder)
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {

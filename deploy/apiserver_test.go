@@ -303,6 +303,12 @@ func TestRBACInAPIServer(t *testing.T) {
 		no("update", "", "secrets", "", certManager, "creds"),
 		no("patch", "", "secrets", "", sarTeamNS, "creds"),
 		no("create", "", "secrets", "", certManager, ""),
+		// The order state key: created and read in its own namespace only.
+		ok("create", "", "secrets", "", sarNS, ""),
+		ok("get", "", "secrets", "", sarNS, controllers.StateKeySecretName),
+		no("get", "", "secrets", "", sarNS, "someone-elses"),
+		no("list", "", "secrets", "", sarNS, ""),
+		no("update", "", "secrets", "", sarNS, controllers.StateKeySecretName),
 		// Leader election: its own Lease, in its own namespace.
 		ok("create", "coordination.k8s.io", "leases", "", sarNS, ""),
 		ok("get", "coordination.k8s.io", "leases", "", sarNS, leaseName),

@@ -37,6 +37,10 @@ type Request struct {
 	// holds a CAS 2018-07-13 instance (its instance-id annotation), so that
 	// the DV flow never picks an instance twice, even across restarts.
 	InstanceTaken func(ctx context.Context, instanceID string) (bool, error)
+	// OrderTaken, when set, reports whether another request holds a CAS
+	// order, so that recovering a create whose answer was lost never takes
+	// over another request's order for the same names.
+	OrderTaken func(ctx context.Context, orderID string) (bool, error)
 	// State is the order state persisted so far (empty on the first call).
 	State OrderState
 }
