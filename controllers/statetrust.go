@@ -145,14 +145,19 @@ func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, r
 	return st, trust == stateUntrusted || !stateEmpty(st), trust == stateUntrusted
 }
 
-// mirrorState is the JSON of the status condition.
+// mirrorState is the JSON of the status condition: the state and its MAC.
 type mirrorState struct {
-	OrderID           string     `json:"orderID,omitempty"`
-	InstanceID        string     `json:"instanceID,omitempty"`
-	Creating          *time.Time `json:"creating,omitempty"`
-	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
-	ValidationRecords []string   `json:"validationRecords,omitempty"`
-	MAC               string     `json:"mac"`
+	signer.OrderState
+	MAC string `json:"mac"`
+}
+
+// secondsOnly rounds the creating mark down to the second, as stored.
+func secondsOnly(st signer.OrderState) signer.OrderState {
+	if st.Creating != nil {
+		t := st.Creating.UTC().Truncate(time.Second)
+		st.Creating = &t
+	}
+	return st
 }
 
 // mirrored is the state of the status condition, when its MAC is valid
@@ -166,11 +171,7 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
 		return signer.OrderState{}, false
 	}
-	st := signer.OrderState{OrderID: m.OrderID, InstanceID: m.InstanceID, Creating: m.Creating, OrderedAt: m.OrderedAt, ValidationRecords: m.ValidationRecords}
-	if st.Creating != nil {
-		t := st.Creating.UTC().Truncate(time.Second)
-		st.Creating = &t
-	}
+	st := secondsOnly(m.OrderState)
 	if !k.valid(m.MAC, k.requestMAC(placeStatus, cr, st)) {
 		return signer.OrderState{}, false
 	}
@@ -180,12 +181,8 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 // mirror sets the status condition to st (in memory), for a status write
 // made anyway. It reports whether the condition changed.
 func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) bool {
-	if st.Creating != nil {
-		t := st.Creating.UTC().Truncate(time.Second)
-		st.Creating = &t
-	}
-	m := mirrorState{OrderID: st.OrderID, InstanceID: st.InstanceID, Creating: st.Creating, OrderedAt: st.OrderedAt,
-		ValidationRecords: st.ValidationRecords, MAC: k.requestMAC(placeStatus, cr, st)}
+	st = secondsOnly(st)
+	m := mirrorState{OrderState: st, MAC: k.requestMAC(placeStatus, cr, st)}
 	b, _ := json.Marshal(m)
 	msg := string(b)
 	if c := requestCondition(cr, conditionOrderState); c != nil {
