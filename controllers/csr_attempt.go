@@ -49,7 +49,7 @@ func (a *csrAttempt) sign(ctx context.Context) (ctrl.Result, error) {
 	if !iss.IsClusterScoped() {
 		ok, err := mayReference(ctx, r.Client, csr, a.ref)
 		if err != nil {
-			return a.decideAndApply(ctx, signer.Outcome{}, signer.Transient("ReferenceCheck", 0, err))
+			return a.decideAndApply(ctx, signer.Outcome{}, signer.Transient(reasonReferenceCheck, 0, err))
 		}
 		if !ok {
 			return a.decideAndApply(ctx, signer.Outcome{}, signer.Permanent(reasonDeniedReference,

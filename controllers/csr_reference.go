@@ -17,6 +17,10 @@ import (
 // issuer its signer name names.
 const reasonDeniedReference = "DeniedReference"
 
+// reasonReferenceCheck: the SubjectAccessReview could not be made
+// (transient).
+const reasonReferenceCheck = "ReferenceCheck"
+
 // mayReference reports whether the CSR's requester (spec.username, groups,
 // extra and uid, which the API server sets from who created it) may use a
 // namespaced issuer. As cert-manager does for its own namespaced signers,
