@@ -5,6 +5,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -46,25 +47,32 @@ func (a *csrAttempt) orderHeldByOther(ctx context.Context, id string) (bool, err
 	}
 	for i := range crs.Items {
 		o := &crs.Items[i]
-		if live := !isTerminal(o) || controllerutil.ContainsFinalizer(o, v1alpha1.FinalizerCancelOrder); live && a.holds(o, id) {
+		if live := !isTerminal(o) || controllerutil.ContainsFinalizer(o, v1alpha1.FinalizerCancelOrder); !live {
+			continue
+		}
+		if a.r.key.records(o, indexRequestOrder, id) {
 			return true, nil
 		}
 	}
+	return csrHoldsOrder(ctx, a.r.Client, a.r.key, a.csr.UID, id)
+}
+
+// csrHoldsOrder reports whether a live CSR other than except holds the CAS
+// order id in state the controller trusts.
+func csrHoldsOrder(ctx context.Context, c client.Client, key stateKey, except types.UID, id string) (bool, error) {
 	var csrs certificatesv1.CertificateSigningRequestList
-	if err := a.r.Client.List(ctx, &csrs, client.MatchingFields{indexRequestOrder: id}); err != nil {
+	if err := c.List(ctx, &csrs, client.MatchingFields{indexRequestOrder: id}); err != nil {
 		return false, err
 	}
 	for i := range csrs.Items {
 		o := &csrs.Items[i]
-		if live := !csrFinished(o) || controllerutil.ContainsFinalizer(o, v1alpha1.FinalizerCancelOrder); live && o.UID != a.csr.UID && a.holds(o, id) {
+		if live := !csrFinished(o) || controllerutil.ContainsFinalizer(o, v1alpha1.FinalizerCancelOrder); !live || o.UID == except {
+			continue
+		}
+		if key.records(o, indexRequestOrder, id) {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// holds reports whether o records order id in trusted state.
-func (a *csrAttempt) holds(o client.Object, id string) bool {
-	st, trust := a.r.key.load(o)
-	return trust == stateTrusted && st.OrderID == id
-}

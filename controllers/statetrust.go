@@ -203,14 +203,15 @@ func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) boo
 }
 
 // storeTrusted writes st and its MAC into the request's annotations (in
-// memory).
+// memory). Empty state keeps its MAC too: the controller emptied it, so
+// annotations that are gone altogether mean someone else removed them.
 func (k stateKey) storeTrusted(obj client.Object, st signer.OrderState) {
 	storeState(obj, st)
-	if !hasStateAnnotations(obj) {
-		return
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
 	}
 	// The MAC covers the state as stored (the creating mark rounded down).
-	a := obj.GetAnnotations()
 	a[v1alpha1.AnnotationStateMAC] = k.requestMAC(placeAnnotations, obj, loadState(obj))
 	obj.SetAnnotations(a)
 }
