@@ -75,4 +75,3 @@ func csrHoldsOrder(ctx context.Context, c client.Client, key stateKey, except ty
 	}
 	return false, nil
 }
-
