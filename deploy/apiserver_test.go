@@ -496,6 +496,11 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 		}
 	}
 	cr := newRequest(t, sarTeamNS, ci.Name)
+	// A Kubernetes CSR for the namespaced issuer: the reference check
+	// (SubjectAccessReview), the order state on the CSR (patch), its
+	// status and the API server's check that the controller may sign for
+	// the signer name.
+	newCSR(t, "sar-csr", v1alpha1.IssuerSignerDomain+"/"+sarTeamNS+"."+ni.Name)
 
 	logs := &logLines{}
 	stop := startManager(t, sa, controllers.CacheOptions(secretNamespaces, certManager), true, logs)
@@ -552,6 +557,7 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 		}
 		return false, nil
 	})
+	waitFor(t, 60*time.Second, "the CertificateSigningRequest signed", func() (bool, error) { return csrSigned(ctx, "sar-csr") })
 	// Events (events.k8s.io) about the cluster issuer.
 	waitFor(t, 30*time.Second, "an Event about the cluster issuer", func() (bool, error) {
 		var evs eventsv1.EventList
