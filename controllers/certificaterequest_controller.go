@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -76,23 +77,34 @@ type CertificateRequestReconciler struct {
 // becoming Ready (to wake the requests waiting for them).
 func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.opts.MinRetryDelay, r.opts.MaxRetryDelay)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("aliyuncas-certificaterequest").
-		For(&cmapi.CertificateRequest{}, builder.WithPredicates(requestPredicate())).
-		Watches(&v1alpha1.AliyunCASIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		Watches(&v1alpha1.AliyunCASClusterIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
-		Complete(r)
+		For(&cmapi.CertificateRequest{}, builder.WithPredicates(requestPredicate()))
+	return watchIssuers(b, r.issuerHandler(), r.opts).Complete(r)
+}
+
+// watchIssuers wakes a request controller's requests when their issuer
+// appears or turns Ready.
+func watchIssuers(b *builder.Builder, h handler.EventHandler, opts Options) *builder.Builder {
+	return b.Watches(&v1alpha1.AliyunCASIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
+		Watches(&v1alpha1.AliyunCASClusterIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles})
 }
 
 // Reconcile moves one CertificateRequest one step on.
 func (r *CertificateRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		// Shutting down: the next manager resumes from the saved state.
-		return ctrl.Result{}, nil
+	return quietWhenStopping(ctx)(r.reconcile(ctx, req))
+}
+
+// quietWhenStopping drops the error of a reconcile cut short by the
+// manager stopping: the next manager resumes from the saved state.
+func quietWhenStopping(ctx context.Context) func(ctrl.Result, error) (ctrl.Result, error) {
+	return func(res ctrl.Result, err error) (ctrl.Result, error) {
+		if err != nil && ctx.Err() != nil {
+			return ctrl.Result{}, nil
+		}
+		return res, err
 	}
-	return res, err
 }
 
 func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -183,6 +195,16 @@ type resolved struct {
 	entry *signerEntry
 }
 
+// markIssuer marks the issuer not Ready when the verdict says so.
+func (r *resolved) markIssuer(ctx context.Context, c client.Client, rec events.EventRecorder, v verdict) {
+	if v.then != thenMarkIssuer {
+		return
+	}
+	if err := markIssuerNotReady(ctx, c, rec, r.iss, v.issuerReason, v.issuerMessage); err != nil {
+		ctrl.LoggerFrom(ctx).Error(scrubError(err, r.secrets()), "marking issuer not ready")
+	}
+}
+
 // secrets are the credential values scrubbed from every message.
 func (r *resolved) secrets() []string {
 	if r.entry == nil {
@@ -271,11 +293,7 @@ func (r *resolved) signResult(out signer.Outcome, err error, backoff func() time
 func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	r, cr := a.r, a.cr
 	log := ctrl.LoggerFrom(ctx)
-	if v.then == thenMarkIssuer {
-		if perr := markIssuerNotReady(ctx, r.Client, r.Recorder, a.iss, v.issuerReason, v.issuerMessage); perr != nil {
-			log.Error(scrubError(perr, a.secrets()), "marking issuer not ready")
-		}
-	}
+	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	if v.pendingMetric {
 		countPending(cr, a.iss)
 	}

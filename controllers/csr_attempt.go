@@ -106,11 +106,7 @@ func (a *csrAttempt) decideAndApply(ctx context.Context, out signer.Outcome, err
 func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	r, csr := a.r, a.csr
 	log := ctrl.LoggerFrom(ctx)
-	if v.then == thenMarkIssuer {
-		if perr := markIssuerNotReady(ctx, r.Client, r.Recorder, a.iss, v.issuerReason, v.issuerMessage); perr != nil {
-			log.Error(scrubError(perr, a.secrets()), "marking issuer not ready")
-		}
-	}
+	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	base := csr.DeepCopy()
 	switch {
 	case v.certificate != nil:
@@ -166,6 +162,17 @@ func (a *csrAttempt) release(ctx context.Context) (ctrl.Result, error) {
 	}
 	if issued {
 		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+	}
+	if st.OrderID != "" {
+		held, err := a.orderHeldByOther(ctx, st.OrderID)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if held {
+			// Another live request holds the order: never cancel it.
+			ctrl.LoggerFrom(ctx).Info("not cancelling an order another request holds", "orderID", st.OrderID)
+			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+		}
 	}
 	return giveBack(ctx, a, &a.resolved, a.r.signers, a.r.opts, st)
 }

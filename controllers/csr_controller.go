@@ -14,7 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
@@ -70,23 +69,15 @@ func (r *CertificateSigningRequestReconciler) SetupWithManager(mgr ctrl.Manager)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &certificatesv1.CertificateSigningRequest{}, indexRequestOrder, indexOrder); err != nil {
 		return fmt.Errorf("indexing CertificateSigningRequests by CAS order: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("aliyuncas-certificatesigningrequest").
-		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(csrPredicate())).
-		Watches(&v1alpha1.AliyunCASIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		Watches(&v1alpha1.AliyunCASClusterIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
-		Complete(r)
+		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(csrPredicate()))
+	return watchIssuers(b, r.issuerHandler(), r.opts).Complete(r)
 }
 
 // Reconcile moves one CSR one step on.
 func (r *CertificateSigningRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		// Shutting down: the next manager resumes from the saved state.
-		return ctrl.Result{}, nil
-	}
-	return res, err
+	return quietWhenStopping(ctx)(r.reconcile(ctx, req))
 }
 
 func (r *CertificateSigningRequestReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
