@@ -6,7 +6,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -18,29 +17,14 @@ import (
 // their updates those that need a reaction: approval, denial, deletion.
 // The reconciler's own writes do not wake it.
 func csrPredicate() predicate.Predicate {
-	ours := func(o client.Object) bool {
-		csr, ok := o.(*certificatesv1.CertificateSigningRequest)
-		if !ok {
-			return false
-		}
-		_, ok = parseSignerName(csr.Spec.SignerName)
+	return requestEvents(func(csr *certificatesv1.CertificateSigningRequest) bool {
+		_, ok := parseSignerName(csr.Spec.SignerName)
 		return ok
-	}
-	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return ours(e.Object) },
-		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(e event.GenericEvent) bool { return ours(e.Object) },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			if !ours(e.ObjectNew) {
-				return false
-			}
-			o, ok1 := e.ObjectOld.(*certificatesv1.CertificateSigningRequest)
-			n, ok2 := e.ObjectNew.(*certificatesv1.CertificateSigningRequest)
-			return ok1 && ok2 && (csrApproved(o) != csrApproved(n) ||
-				csrHas(o, certificatesv1.CertificateDenied) != csrHas(n, certificatesv1.CertificateDenied) ||
-				(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil))
-		},
-	}
+	}, func(o, n *certificatesv1.CertificateSigningRequest) bool {
+		return csrApproved(o) != csrApproved(n) ||
+			csrHas(o, certificatesv1.CertificateDenied) != csrHas(n, certificatesv1.CertificateDenied) ||
+			(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)
+	})
 }
 
 // issuerHandler maps an issuer to the unfinished CSRs that name it.

@@ -8,12 +8,6 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -574,20 +568,10 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 // newRequest creates an approved CertificateRequest for a cluster issuer.
 func newRequest(t *testing.T, ns, issuer string) *cmapi.CertificateRequest {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "www.example.com"}, DNSNames: []string{"www.example.com"},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cr := &cmapi.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "sar-request", Namespace: ns},
 		Spec: cmapi.CertificateRequestSpec{
-			Request:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			Request:   testCSRPEM(t, "www.example.com"),
 			IssuerRef: cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.ClusterIssuerKind, Name: issuer},
 			Usages:    []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageServerAuth},
 		},

@@ -22,16 +22,6 @@ import (
 // the cluster admin (who may reference every issuer) and approves it.
 func newCSR(t *testing.T, name, signerName string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "csr.example.com"}, DNSNames: []string{"csr.example.com"},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cs, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +31,7 @@ func newCSR(t *testing.T, name, signerName string) {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			SignerName: signerName,
-			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			Request:    testCSRPEM(t, "csr.example.com"),
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
 		},
 	}, metav1.CreateOptions{})
@@ -57,6 +47,22 @@ func newCSR(t *testing.T, name, signerName string) {
 	if _, err := cs.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testCSRPEM is a PKCS#10 request for one DNS name, with a fresh P-256 key.
+func testCSRPEM(t *testing.T, name string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
 // csrSigned reports whether the CSR has its certificate, or why not.
