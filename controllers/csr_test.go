@@ -237,3 +237,25 @@ func hasOrder(sim *aliyunsim.Simulator, id string) bool {
 	}
 	return false
 }
+
+// TestCSRDVOrderRefused: a DVOrder issuer cannot serve a CSR (Alibaba
+// Cloud generates the key, and a CSR has no Secret to adopt it into): the
+// CSR fails with a clear reason before anything is ordered.
+func TestCSRDVOrderRefused(t *testing.T) {
+	testKeys(t)
+	sim, url := startSim(t, aliyunsim.Config{DVInstances: 2})
+	startManager(t, testOptions())
+	ns := newNamespace(t)
+	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
+	ref := createIssuer(t, ns, "dv", dvIssuerSpec(url))
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+
+	name := ns + "-dv"
+	createCSR(t, nil, name, issuerSignerName(ns, ref.Name), makeCSR(t, csrSpec{key: keys.rsa2048, cn: "dv.example.com"}))
+	decideCSR(t, name, certificatesv1.CertificateApproved)
+	waitCSRFailed(t, name, signer.ReasonNoNextKeySecret, "cannot be served")
+	consistently(t, 2*time.Second, func() (bool, string) {
+		st := sim.State()
+		return st.Calls["CreateDVOrderAudit"] == 0 && len(st.Orders) == 0, "a DV order was placed for a CSR"
+	})
+}
