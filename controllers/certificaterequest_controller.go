@@ -297,29 +297,33 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	if v.pendingMetric {
 		countPending(cr, a.iss)
 	}
-	base := cr.DeepCopy()
-	now := metav1.Now()
-	changed := setReady(cr, v.status, v.reason, v.message, now)
 	// The status write carries the trusted state too (never a write of
-	// its own).
+	// its own): the annotations in memory are the ones this attempt trusts
+	// or wrote.
 	mirrored := loadState(cr)
 	if v.unsaved != nil {
 		mirrored = *v.unsaved
 	}
-	r.key.mirror(cr, mirrored)
-	if v.certificate != nil {
-		cr.Status.Certificate = v.certificate
-		if len(v.ca) > 0 {
-			cr.Status.CA = v.ca
+	now := metav1.Now()
+	write := func(cr *cmapi.CertificateRequest) bool {
+		changed := setReady(cr, v.status, v.reason, v.message, now)
+		r.key.mirror(cr, mirrored)
+		if v.certificate != nil {
+			cr.Status.Certificate = v.certificate
+			if len(v.ca) > 0 {
+				cr.Status.CA = v.ca
+			}
+			changed = true
 		}
-		changed = true
+		if v.failed && cr.Status.FailureTime == nil {
+			cr.Status.FailureTime = &now
+			changed = true
+		}
+		return changed
 	}
-	if v.failed && cr.Status.FailureTime == nil {
-		cr.Status.FailureTime = &now
-		changed = true
-	}
-	if changed {
-		if err := r.patchStatus(ctx, cr, base); err != nil {
+	base := cr.DeepCopy()
+	if write(cr) {
+		if err := a.patchStatusOnce(ctx, base, write); err != nil {
 			return requeueOnWriteRace(err)
 		}
 		if v.event != nil {
@@ -351,6 +355,31 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
 	}
 	return ctrl.Result{RequeueAfter: v.requeue}, nil
+}
+
+// patchStatusOnce writes the status of a.cr (changed from base by write).
+// When the request changed meanwhile (an edit of its annotations, say),
+// the same write is made once more onto what the API server holds, so that
+// what this attempt did — an order placed, its state — reaches the status
+// instead of being lost to a requeue.
+func (a *attempt) patchStatusOnce(ctx context.Context, base *cmapi.CertificateRequest, write func(*cmapi.CertificateRequest) bool) error {
+	err := a.r.patchStatus(ctx, a.cr, base)
+	if !apierrors.IsConflict(err) {
+		return err
+	}
+	fresh := &cmapi.CertificateRequest{}
+	if err := a.r.APIReader.Get(ctx, a.key(), fresh); err != nil {
+		return err
+	}
+	freshBase := fresh.DeepCopy()
+	write(fresh)
+	if err := a.r.patchStatus(ctx, fresh, freshBase); err != nil {
+		return err
+	}
+	// Go on from what the API server holds; if its annotations no longer
+	// hold the trusted state, the next attempt takes it from the status.
+	*a.cr = *fresh
+	return nil
 }
 
 // deny marks a denied request terminal and gives back what it holds.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // Tenancy: nothing a requester writes on its own CertificateRequests (or
@@ -419,4 +421,86 @@ func TestKeyAdoptionOnlyIntoTheCertificatesSecret(t *testing.T) {
 	if got := readSecret(t, ns, "victim"); string(got.Data[corev1.TLSPrivateKeyKey]) != "someone else's" || len(got.Annotations) != 0 {
 		t.Fatalf("the victim Secret was written: %v", got.Annotations)
 	}
+}
+
+// erasingSigner erases the order state annotations of a request right
+// after the Sign that placed its order, before the controller writes the
+// request's status: the requester racing the controller.
+type erasingSigner struct {
+	signer.Signer
+	erase func(name string)
+}
+
+func (s *erasingSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Outcome, error) {
+	out, err := s.Signer.Sign(ctx, req, store)
+	if err == nil && out.Kind == signer.OutcomePending && req.State.OrderID == "" && req.State.Creating == nil {
+		s.erase(req.Name)
+	}
+	return out, err
+}
+
+// TestStateErasedWhileOrdering: the requester erases the order state in
+// the moment between the order being placed and the status being written
+// (which then meets a conflict): the state still reaches the status, and
+// the next look resumes the order instead of placing a second one.
+func TestStateErasedWhileOrdering(t *testing.T) {
+	testKeys(t)
+	sim, url := startSim(t, aliyunsim.Config{Validation: aliyunsim.ValidationDNS,
+		Packages: map[string]aliyunsim.Package{"digicert-free-1-free": {Quota: 10}}})
+	var once sync.Once
+	erased := make(chan struct{})
+	erase := func(name string) {
+		once.Do(func() {
+			defer close(erased)
+			ns, n, _ := strings.Cut(name, "/")
+			eventually(t, 10*time.Second, func() (bool, string) {
+				cr := getCR(t, client.ObjectKey{Namespace: ns, Name: n})
+				for k := range cr.Annotations {
+					if strings.HasPrefix(k, v1alpha1.AnnotationPrefix) {
+						delete(cr.Annotations, k)
+					}
+				}
+				if err := env.Client.Update(context.Background(), cr); err != nil {
+					return false, err.Error()
+				}
+				return true, ""
+			})
+		})
+	}
+	opts := testOptions()
+	opts.NewSigner = func(cfg signer.Config) (signer.Signer, error) {
+		sg, err := signer.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &erasingSigner{Signer: sg, erase: erase}, nil
+	}
+	startManager(t, opts)
+	ns := newNamespace(t)
+	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
+	ref := createIssuer(t, ns, "race", issuerSpec(url, "digicert-free-1-free"))
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+
+	key := createCR(t, ns, "raced", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "raced.example.com"}))
+	approve(t, key)
+	select {
+	case <-erased:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the order was never placed")
+	}
+	var order string
+	eventually(t, 30*time.Second, func() (bool, string) {
+		cr := getCR(t, key)
+		order = cr.Annotations[v1alpha1.AnnotationOrderID]
+		return order != "", fmt.Sprintf("state not restored: %v; %s", stateAnnotations(cr), describeCR(cr))
+	})
+	consistently(t, 3*time.Second, func() (bool, string) {
+		n := sim.State().Calls["CreateCertificateWithCsrRequest"]
+		return n == 1, fmt.Sprintf("%d create calls, want 1", n)
+	})
+	if o := sim.State().Orders; len(o) != 1 || o[0].ID != order {
+		t.Fatalf("orders %+v, state names %s", o, order)
+	}
+	sim.SetValidation(aliyunsim.ValidationAuto)
+	verifyIssued(t, sim, waitIssued(t, key), keys.p256, []string{"raced.example.com"})
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 const fieldOwner = client.FieldOwner("deploy-test")
@@ -88,21 +89,34 @@ func ensureNamespace(t *testing.T, name string) {
 	}
 }
 
-var serviceMonitorCRDOnce sync.Once
+// standIn is a schemaless stand-in for the CRD of another project (not
+// available here), so that the API server accepts the kind; the fields are
+// checked by the tests of each manifest, not by the API server.
+type standIn struct {
+	group, kind, plural string
+	scope               apiextensionsv1.ResourceScope
+}
 
-// ensureServiceMonitorCRD installs a schemaless stand-in for the Prometheus
-// Operator's ServiceMonitor CRD (not available here), so that the API
-// server accepts the kind; the fields are checked in TestChartNonDefaults.
-func ensureServiceMonitorCRD(t *testing.T) {
+// standInCRDs are the foreign kinds the manifests use: the Prometheus
+// Operator's ServiceMonitor (chart) and ACK's AlbConfig (docs/ack.md).
+var standInCRDs = map[string]standIn{
+	"ServiceMonitor": {"monitoring.coreos.com", "ServiceMonitor", "servicemonitors", apiextensionsv1.NamespaceScoped},
+	"AlbConfig":      {"alibabacloud.com", "AlbConfig", "albconfigs", apiextensionsv1.ClusterScoped},
+}
+
+var standInOnce sync.Map // kind -> *sync.Once
+
+func ensureStandInCRD(t *testing.T, s standIn) {
 	t.Helper()
-	serviceMonitorCRDOnce.Do(func() {
+	once, _ := standInOnce.LoadOrStore(s.kind, &sync.Once{})
+	once.(*sync.Once).Do(func() {
 		preserve := true
 		crd := &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
+			ObjectMeta: metav1.ObjectMeta{Name: s.plural + "." + s.group},
 			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: "monitoring.coreos.com",
-				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "ServiceMonitor", ListKind: "ServiceMonitorList", Plural: "servicemonitors", Singular: "servicemonitor"},
-				Scope: apiextensionsv1.NamespaceScoped,
+				Group: s.group,
+				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: s.kind, ListKind: s.kind + "List", Plural: s.plural, Singular: strings.ToLower(s.kind)},
+				Scope: s.scope,
 				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
 					Name: "v1", Served: true, Storage: true,
 					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
@@ -115,7 +129,7 @@ func ensureServiceMonitorCRD(t *testing.T) {
 		if err := env.Client.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "ServiceMonitor CRD established", func() (bool, error) {
+		waitFor(t, 30*time.Second, s.kind+" CRD established", func() (bool, error) {
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil {
 				return false, err
 			}
@@ -158,8 +172,8 @@ func apply(t *testing.T, c client.Client, objs objects, dryRun bool) {
 		if u.GetNamespace() != "" {
 			ensureNamespace(t, u.GetNamespace())
 		}
-		if u.GetKind() == "ServiceMonitor" {
-			ensureServiceMonitorCRD(t)
+		if s, ok := standInCRDs[u.GetKind()]; ok {
+			ensureStandInCRD(t, s)
 		}
 	}
 	for _, u := range objs {
@@ -298,6 +312,12 @@ func TestRBACInAPIServer(t *testing.T) {
 		ok("patch", iss, "aliyuncasclusterissuers", "status", "", "ci"),
 		no("patch", iss, "aliyuncasissuers", "", "anywhere", "i"),
 		no("delete", iss, "aliyuncasclusterissuers", "", "", "ci"),
+		ok("watch", iss, "aliyuncascertificatesyncs", "", "", ""),
+		ok("patch", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		ok("patch", iss, "aliyuncascertificatesyncs", "status", "anywhere", "s"),
+		no("update", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		// Service targets of syncs are an opt-in.
+		no("patch", "", "services", "", sarTeamNS, "svc"),
 		ok("create", "events.k8s.io", "events", "", "anywhere", ""),
 		ok("patch", "events.k8s.io", "events", "", "anywhere", "e"),
 		no("delete", "events.k8s.io", "events", "", "anywhere", "e"),
@@ -571,7 +591,7 @@ func newRequest(t *testing.T, ns, issuer string) *cmapi.CertificateRequest {
 	cr := &cmapi.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "sar-request", Namespace: ns},
 		Spec: cmapi.CertificateRequestSpec{
-			Request:   testCSRPEM(t, "www.example.com"),
+			Request:   testcsr.PEM(t, testcsr.Spec{CommonName: "www.example.com", DNSNames: []string{"www.example.com"}}),
 			IssuerRef: cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.ClusterIssuerKind, Name: issuer},
 			Usages:    []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageServerAuth},
 		},

@@ -2,12 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"testing"
 
@@ -16,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 // newCSR creates a Kubernetes CertificateSigningRequest for signerName as
@@ -31,7 +27,7 @@ func newCSR(t *testing.T, name, signerName string) {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			SignerName: signerName,
-			Request:    testCSRPEM(t, "csr.example.com"),
+			Request:    testcsr.PEM(t, testcsr.Spec{CommonName: "csr.example.com", DNSNames: []string{"csr.example.com"}}),
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
 		},
 	}, metav1.CreateOptions{})
@@ -47,22 +43,6 @@ func newCSR(t *testing.T, name, signerName string) {
 	if _, err := cs.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// testCSRPEM is a PKCS#10 request for one DNS name, with a fresh P-256 key.
-func testCSRPEM(t *testing.T, name string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
 // csrSigned reports whether the CSR has its certificate, or why not.

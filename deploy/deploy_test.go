@@ -52,6 +52,8 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers", r),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasissuers/status", []string{"patch"}),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers/status", []string{"patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs", []string{"get", "list", "watch", "patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs/status", []string{"patch"}),
 		perms(sa, "*", "events.k8s.io", "events", []string{"create", "patch"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"create"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"get", "update"}, leaseName),
@@ -120,6 +122,10 @@ rbac:
   keyAdoption:
     enabled: true
     namespaces: [team-c]
+  certificateSync:
+    namespaces: [team-d]
+    clusterWide: true
+    serviceTargets: true
 certificateSigningRequests:
   approver:
     enabled: true
@@ -127,8 +133,9 @@ certificateSigningRequests:
 `
 
 // optInAllowList is what optInValues grant: the defaults, Secrets read in
-// team-a, team-b and (cluster-wide opt-in) everywhere, and key adoption's
-// Secret writes in team-c.
+// team-a, team-b and (cluster-wide opt-in) everywhere, key adoption's
+// Secret writes in team-c, and the certificate syncs' Secret get and
+// Service get and patch in team-d and (cluster-wide opt-in) everywhere.
 func optInAllowList() []string {
 	return sortedUnique(
 		defaultAllowList(),
@@ -138,6 +145,9 @@ func optInAllowList() []string {
 		perms(controllerSA, "team-c", "", "secrets", []string{"get", "update", "patch"}),
 		perms(controllerSA, "team-c", "cert-manager.io", "certificates", []string{"get"}),
 		csrApproverGrants("Group:pki-approvers"),
+		perms(controllerSA, "team-d", "", "secrets", []string{"get"}),
+		perms(controllerSA, "team-d", "", "services", []string{"get", "patch"}),
+		perms(controllerSA, "*", "", "services", []string{"get", "patch"}),
 	)
 }
 
@@ -186,6 +196,10 @@ metrics:
     interval: 1m
     scrapeTimeout: 20s
     labels: {release: prometheus}
+  dashboard:
+    enabled: true
+    labels: {grafana_dashboard: "1", team: pki}
+    annotations: {grafana_folder: PKI}
 healthProbe:
   port: 9091
 livenessProbe:
@@ -243,6 +257,7 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole//aliyun-cas-issuer-controller",
 		"ClusterRoleBinding//aliyun-cas-issuer-approver",
 		"ClusterRoleBinding//aliyun-cas-issuer-controller",
+		"CustomResourceDefinition//aliyuncascertificatesyncs.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasclusterissuers.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasissuers.aliyun-cas-issuer.io",
 		"Deployment/aliyun-cas-issuer-system/aliyun-cas-issuer",
@@ -537,6 +552,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"replicas without leader election", "leaderElection: {enabled: false}\n", []string{"leaderElection.enabled"}},
 		{"both PDB bounds", "podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}\n", []string{"not both"}},
 		{"ServiceMonitor without metrics", "metrics: {enabled: false, serviceMonitor: {enabled: true}}\n", []string{"metrics.enabled"}},
+		{"dashboard without metrics", "metrics: {enabled: false, dashboard: {enabled: true}}\n", []string{"metrics.enabled"}},
 		{"no ServiceAccount name", "serviceAccount: {create: false}\n", []string{"serviceAccount.name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -555,13 +571,14 @@ func TestChartRejectsBadValues(t *testing.T) {
 
 // TestRBACAllowList: the chart's defaults and the kustomize base grant
 // exactly the allow-list; the example overlay adds only Secrets read in
-// team-a.
+// team-a, and Service get and patch there for certificate sync targets.
 func TestRBACAllowList(t *testing.T) {
 	checkGrants(t, "chart defaults", mustHelm(t, releaseName, installNS, "").grants(t), defaultAllowList())
 	checkGrants(t, "kustomize base", kustomize(t, baseRel).grants(t), defaultAllowList())
 	checkGrants(t, "kustomize overlay", kustomize(t, overlayRel).grants(t), sortedUnique(
 		defaultAllowList(),
 		perms(controllerSA, "team-a", "", "secrets", []string{"get", "list", "watch"}),
+		perms(controllerSA, "team-a", "", "services", []string{"get", "patch"}),
 	))
 	// Nothing in any render lets the controller read Secrets cluster-wide,
 	// write them, or touch RBAC, pods or nodes unless opted in.

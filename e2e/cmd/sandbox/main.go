@@ -1,11 +1,15 @@
 // Command sandbox brings up the whole system — a real kube-apiserver and
 // etcd, cert-manager's controllers, the Alibaba Cloud simulator and the
-// issuer binary — writes a kubeconfig, prints one line
+// issuer binary — writes a kubeconfig, applies deploy/examples as the demo
+// does (the credentials Secret, the aliyun-cas AliyunCASClusterIssuer
+// pointed at the simulator, the example Certificate and Ingress), waits
+// until the issuer is Ready and the examples are issued, prints one line
 //
 //	sandbox ready simulator=http://HOST:PORT kubeconfig=PATH
 //
-// and runs until interrupted, then stops everything and removes its
-// temporary files. It takes every flag of the simulator command.
+// and the commands to try, and runs until interrupted, then stops
+// everything and removes its temporary files. --bare skips the examples:
+// an empty cluster. It takes every flag of the simulator command.
 package main
 
 import (
@@ -37,6 +41,7 @@ func run(args []string) error {
 	issuerBinary := fs.String("issuer-binary", "", "a prebuilt issuer binary (built from main.go when empty)")
 	issuerArgs := fs.String("issuer-args", "", "extra flags for the issuer, space separated")
 	noApprover := fs.Bool("no-approver", false, "leave cert-manager's approver off: requests stay unapproved")
+	bare := fs.Bool("bare", false, "apply nothing: no credentials Secret, issuer or example certificates")
 	simFlags := aliyunsim.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,7 +90,18 @@ func run(args []string) error {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		return err
 	}
+	if !*bare {
+		applyCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		err := applyExamples(applyCtx, f, !*noApprover)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	fmt.Printf("sandbox ready simulator=%s kubeconfig=%s\n", f.SimURL, path)
+	if !*bare {
+		printTryThis(os.Stdout, f.SimURL, path)
+	}
 	fmt.Fprintf(os.Stderr, "sandbox: AccessKey %s for the simulator; logs in %s; Ctrl-C to stop\n", framework.SimAccessKeyID, f.WorkDir)
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "sandbox: stopping")
