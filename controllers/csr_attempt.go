@@ -107,6 +107,9 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	r, csr := a.r, a.csr
 	log := ctrl.LoggerFrom(ctx)
 	a.markIssuer(ctx, r.Client, r.Recorder, v)
+	if v.pendingMetric {
+		countPending(csr, a.iss)
+	}
 	base := csr.DeepCopy()
 	switch {
 	case v.certificate != nil:
@@ -130,12 +133,18 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	}
 	switch v.then {
 	case thenFinish:
+		var approved time.Time
+		if c := csrCondition(csr, certificatesv1.CertificateApproved); c != nil {
+			approved = c.LastTransitionTime.Time
+		}
+		observeIssuedAt(csr, a.iss, approved, time.Now())
 		log.Info("certificate issued", "orderID", loadState(csr).OrderID)
 		if len(loadState(csr).ValidationRecords) > 0 {
 			return a.release(ctx)
 		}
 		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, csr, v.unsaved)
 	case thenRelease:
+		observeFailed(csr, a.iss, v.event.reason)
 		log.Info("certificate signing request failed", "reason", v.event.reason, "message", v.event.text)
 		return a.release(ctx)
 	}
@@ -152,6 +161,7 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 // drops the cancel-order finalizer.
 func (a *csrAttempt) release(ctx context.Context) (ctrl.Result, error) {
 	csr := a.csr
+	uncountPending(csr)
 	if !controllerutil.ContainsFinalizer(csr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}

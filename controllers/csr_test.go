@@ -9,6 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
@@ -46,6 +47,7 @@ func csrIssuers(t *testing.T, cfg aliyunsim.Config) (*aliyunsim.Simulator, strin
 // annotation).
 func TestCSRSigned(t *testing.T) {
 	sim, _, ns, cluster := csrIssuers(t, aliyunsim.Config{})
+	issuedBefore := counterSum(t, "aliyun_cas_issuer_orders_issued_total")
 	cases := []struct {
 		name, signerName, cn string
 		opt                  csrOption
@@ -76,6 +78,28 @@ func TestCSRSigned(t *testing.T) {
 	if st := sim.State(); st.Calls["CreateCertificateWithCsrRequest"] != len(cases) {
 		t.Errorf("%d create calls for %d CSRs", st.Calls["CreateCertificateWithCsrRequest"], len(cases))
 	}
+	if got := counterSum(t, "aliyun_cas_issuer_orders_issued_total") - issuedBefore; got != float64(len(cases)) {
+		t.Errorf("orders issued metric rose by %v for %d CSRs", got, len(cases))
+	}
+}
+
+// counterSum is the sum of a counter's series in the controllers' metrics
+// registry.
+func counterSum(t *testing.T, name string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // TestCSRNotSigned: unapproved and denied CSRs are never ordered; a signer
