@@ -292,7 +292,6 @@ func (r *resolved) signResult(out signer.Outcome, err error, backoff func() time
 // and what follows.
 func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	r, cr := a.r, a.cr
-	log := ctrl.LoggerFrom(ctx)
 	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	if v.pendingMetric {
 		countPending(cr, a.iss)
@@ -333,28 +332,13 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}
-	switch v.then {
-	case thenFinish:
-		observeIssued(cr, a.iss, time.Now())
-		log.Info("certificate issued", "orderID", loadState(cr).OrderID)
-		if len(loadState(cr).ValidationRecords) > 0 {
-			// Records whose removal failed: the release retries it.
-			return a.release(ctx)
-		}
-		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, cr, v.unsaved)
-	case thenRelease:
-		observeFailed(cr, a.iss, v.event.reason)
-		log.Info("certificate request failed", "reason", v.event.reason, "message", v.event.text)
-		return a.release(ctx)
-	}
-	if v.retry {
-		log.Info("temporary error, will retry", "message", v.message, "retryAfter", v.requeue)
-	}
-	if v.awaitIssuer {
-		// The issuer becoming Ready wakes the request; this is a safety net.
-		return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
-	}
-	return ctrl.Result{RequeueAfter: v.requeue}, nil
+	return follow(ctx, a, cr, a.iss, v, r.opts.HealthCheckInterval)
+}
+
+func (a *attempt) issuedNow() { observeIssued(a.cr, a.iss, time.Now()) }
+
+func (a *attempt) finish(ctx context.Context, unsaved *signer.OrderState) error {
+	return finishRequest(ctx, a.r.Client, a.r.key, a.cr, unsaved)
 }
 
 // patchStatusOnce writes the status of a.cr (changed from base by write).

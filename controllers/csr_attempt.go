@@ -105,7 +105,6 @@ func (a *csrAttempt) decideAndApply(ctx context.Context, out signer.Outcome, err
 // condition in the status, otherwise an Event when the message changed.
 func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	r, csr := a.r, a.csr
-	log := ctrl.LoggerFrom(ctx)
 	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	if v.pendingMetric {
 		countPending(csr, a.iss)
@@ -131,30 +130,19 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}
-	switch v.then {
-	case thenFinish:
-		var approved time.Time
-		if c := csrCondition(csr, certificatesv1.CertificateApproved); c != nil {
-			approved = c.LastTransitionTime.Time
-		}
-		observeIssuedAt(csr, a.iss, approved, time.Now())
-		log.Info("certificate issued", "orderID", loadState(csr).OrderID)
-		if len(loadState(csr).ValidationRecords) > 0 {
-			return a.release(ctx)
-		}
-		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, csr, v.unsaved)
-	case thenRelease:
-		observeFailed(csr, a.iss, v.event.reason)
-		log.Info("certificate signing request failed", "reason", v.event.reason, "message", v.event.text)
-		return a.release(ctx)
+	return follow(ctx, a, csr, a.iss, v, r.retryAfterIssuer())
+}
+
+func (a *csrAttempt) issuedNow() {
+	var approved time.Time
+	if c := csrCondition(a.csr, certificatesv1.CertificateApproved); c != nil {
+		approved = c.LastTransitionTime.Time
 	}
-	if v.retry {
-		log.Info("temporary error, will retry", "message", v.message, "retryAfter", v.requeue)
-	}
-	if v.awaitIssuer {
-		return ctrl.Result{RequeueAfter: r.retryAfterIssuer()}, nil
-	}
-	return ctrl.Result{RequeueAfter: v.requeue}, nil
+	observeIssuedAt(a.csr, a.iss, approved, time.Now())
+}
+
+func (a *csrAttempt) finish(ctx context.Context, unsaved *signer.OrderState) error {
+	return finishRequest(ctx, a.r.Client, a.r.key, a.csr, unsaved)
 }
 
 // release gives back what a finished or deleted CSR holds remotely, then
