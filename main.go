@@ -78,6 +78,8 @@ func run() error {
 			opts.DNSNameservers = append(opts.DNSNameservers, strings.Split(v, ",")...)
 			return nil
 		})
+	enableCSR := flag.Bool("enable-certificate-signing-requests", true,
+		"sign Kubernetes CertificateSigningRequests (certificates.k8s.io/v1) for the signer names aliyuncasclusterissuers.aliyun-cas-issuer.io/<name> and aliyuncasissuers.aliyun-cas-issuer.io/<namespace>.<name>")
 	kubeQPS := flag.Float64("kube-api-qps", 50, "requests per second to the Kubernetes API server")
 	kubeBurst := flag.Int("kube-api-burst", 100, "burst of requests to the Kubernetes API server")
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -91,6 +93,7 @@ func run() error {
 		return nil
 	}
 
+	opts.NoCertificateSigningRequests = !*enableCSR
 	logger := zap.New(zap.UseFlagOptions(&logOpts))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)

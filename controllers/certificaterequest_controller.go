@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -76,23 +77,34 @@ type CertificateRequestReconciler struct {
 // becoming Ready (to wake the requests waiting for them).
 func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.opts.MinRetryDelay, r.opts.MaxRetryDelay)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("aliyuncas-certificaterequest").
-		For(&cmapi.CertificateRequest{}, builder.WithPredicates(requestPredicate())).
-		Watches(&v1alpha1.AliyunCASIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		Watches(&v1alpha1.AliyunCASClusterIssuer{}, r.issuerHandler(), builder.WithPredicates(issuerReadyPredicate())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
-		Complete(r)
+		For(&cmapi.CertificateRequest{}, builder.WithPredicates(requestPredicate()))
+	return watchIssuers(b, r.issuerHandler(), r.opts).Complete(r)
+}
+
+// watchIssuers wakes a request controller's requests when their issuer
+// appears or turns Ready.
+func watchIssuers(b *builder.Builder, h handler.EventHandler, opts Options) *builder.Builder {
+	return b.Watches(&v1alpha1.AliyunCASIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
+		Watches(&v1alpha1.AliyunCASClusterIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles})
 }
 
 // Reconcile moves one CertificateRequest one step on.
 func (r *CertificateRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		// Shutting down: the next manager resumes from the saved state.
-		return ctrl.Result{}, nil
+	return quietWhenStopping(ctx)(r.reconcile(ctx, req))
+}
+
+// quietWhenStopping drops the error of a reconcile cut short by the
+// manager stopping: the next manager resumes from the saved state.
+func quietWhenStopping(ctx context.Context) func(ctrl.Result, error) (ctrl.Result, error) {
+	return func(res ctrl.Result, err error) (ctrl.Result, error) {
+		if err != nil && ctx.Err() != nil {
+			return ctrl.Result{}, nil
+		}
+		return res, err
 	}
-	return res, err
 }
 
 func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -141,15 +153,7 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 // getIssuer reads the issuer a request names.
 func (r *CertificateRequestReconciler) getIssuer(ctx context.Context, cr *cmapi.CertificateRequest) (v1alpha1.GenericIssuer, error) {
 	kind, _ := requestIssuerKind(cr)
-	iss := v1alpha1.NewIssuer(kind)
-	key := types.NamespacedName{Name: cr.Spec.IssuerRef.Name}
-	if !iss.IsClusterScoped() {
-		key.Namespace = cr.Namespace
-	}
-	if err := r.Client.Get(ctx, key, iss); err != nil {
-		return nil, err
-	}
-	return iss, nil
+	return getIssuer(ctx, r.Client, kind, cr.Namespace, cr.Spec.IssuerRef.Name)
 }
 
 // signRequest is the plain request the signer sees, with state the
@@ -178,20 +182,35 @@ type attempt struct {
 	cr *cmapi.CertificateRequest
 	// state is the order state the controller trusts (settleState).
 	state signer.OrderState
-	// iss and entry are nil until resolved.
-	iss   v1alpha1.GenericIssuer
-	entry *signerEntry
 	// nextKey is the request's next-private-key Secret, once verified as
 	// the one of the Certificate owning the request (DV flow).
 	nextKey *corev1.Secret
+	resolved
+}
+
+// resolved is the issuer and signer entry an attempt found; both nil
+// until resolved.
+type resolved struct {
+	iss   v1alpha1.GenericIssuer
+	entry *signerEntry
+}
+
+// markIssuer marks the issuer not Ready when the verdict says so.
+func (r *resolved) markIssuer(ctx context.Context, c client.Client, rec events.EventRecorder, v verdict) {
+	if v.then != thenMarkIssuer {
+		return
+	}
+	if err := markIssuerNotReady(ctx, c, rec, r.iss, v.issuerReason, v.issuerMessage); err != nil {
+		ctrl.LoggerFrom(ctx).Error(scrubError(err, r.secrets()), "marking issuer not ready")
+	}
 }
 
 // secrets are the credential values scrubbed from every message.
-func (a *attempt) secrets() []string {
-	if a.entry == nil {
+func (r *resolved) secrets() []string {
+	if r.entry == nil {
 		return nil
 	}
-	return a.entry.secrets
+	return r.entry.secrets
 }
 
 func (a *attempt) key() client.ObjectKey { return client.ObjectKeyFromObject(a.cr) }
@@ -231,7 +250,7 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, cr: a.cr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, obj: a.cr})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		var raced bool
@@ -247,30 +266,36 @@ func (a *attempt) decideAndApply(ctx context.Context, out signer.Outcome, err er
 		// Shutting down: the next manager resumes from the saved state.
 		return ctrl.Result{}, nil
 	}
-	in := signResult{current: a.cr, issuerName: a.iss.GetName(), outcome: out, err: err, secrets: a.secrets()}
-	if a.entry != nil {
-		in.poll = a.entry.poll
-	}
-	if err != nil {
-		if _, ok := signer.AsPermanent(err); !ok {
-			if _, ok := signer.AsIssuer(err); !ok {
-				in.backoff = a.r.backoff.When(a.key())
-			}
-		}
+	in := a.signResult(out, err, a.retryDelay)
+	in.nextKeySecret = a.cr.GetAnnotations()[cmapi.CertificateRequestPrivateKeyAnnotationKey]
+	if c := requestCondition(a.cr, cmapi.CertificateRequestConditionReady); c != nil {
+		in.lastMessage = c.Message
 	}
 	return a.apply(ctx, decide(in))
+}
+
+// signResult is what decide needs of a Sign on the resolved issuer; backoff
+// is asked only for the errors that are retried.
+func (r *resolved) signResult(out signer.Outcome, err error, backoff func() time.Duration) signResult {
+	in := signResult{issuerName: r.iss.GetName(), outcome: out, err: err, secrets: r.secrets()}
+	if r.entry != nil {
+		in.poll = r.entry.poll
+	}
+	if err != nil {
+		_, permanent := signer.AsPermanent(err)
+		_, issuerErr := signer.AsIssuer(err)
+		if !permanent && !issuerErr {
+			in.backoff = backoff()
+		}
+	}
+	return in
 }
 
 // apply carries a verdict out: the status patch, its Event, the metrics
 // and what follows.
 func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	r, cr := a.r, a.cr
-	log := ctrl.LoggerFrom(ctx)
-	if v.then == thenMarkIssuer {
-		if perr := markIssuerNotReady(ctx, r.Client, r.Recorder, a.iss, v.issuerReason, v.issuerMessage); perr != nil {
-			log.Error(scrubError(perr, a.secrets()), "marking issuer not ready")
-		}
-	}
+	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	if v.pendingMetric {
 		countPending(cr, a.iss)
 	}
@@ -313,28 +338,13 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}
-	switch v.then {
-	case thenFinish:
-		observeIssued(cr, a.iss, time.Now())
-		log.Info("certificate issued", "orderID", loadState(cr).OrderID)
-		if len(loadState(cr).ValidationRecords) > 0 {
-			// Records whose removal failed: the release retries it.
-			return a.release(ctx)
-		}
-		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, cr, v.unsaved)
-	case thenRelease:
-		observeFailed(cr, a.iss, v.event.reason)
-		log.Info("certificate request failed", "reason", v.event.reason, "message", v.event.text)
-		return a.release(ctx)
-	}
-	if v.retry {
-		log.Info("temporary error, will retry", "message", v.message, "retryAfter", v.requeue)
-	}
-	if v.awaitIssuer {
-		// The issuer becoming Ready wakes the request; this is a safety net.
-		return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
-	}
-	return ctrl.Result{RequeueAfter: v.requeue}, nil
+	return follow(ctx, a, cr, a.iss, v, r.opts.HealthCheckInterval)
+}
+
+func (a *attempt) issuedNow() { observeIssued(a.cr, a.iss, time.Now()) }
+
+func (a *attempt) finish(ctx context.Context, unsaved *signer.OrderState) error {
+	return finishRequest(ctx, a.r.Client, a.r.key, a.cr, unsaved)
 }
 
 // patchStatusOnce writes the status of a.cr (changed from base by write).

@@ -57,6 +57,20 @@ func requestIssuerKey(cr *cmapi.CertificateRequest) (string, bool) {
 	return issuerKey(kind, cr.Namespace, cr.Spec.IssuerRef.Name), true
 }
 
+// getIssuer reads an issuer of kind; namespace is ignored for cluster
+// issuers.
+func getIssuer(ctx context.Context, c client.Reader, kind, namespace, name string) (v1alpha1.GenericIssuer, error) {
+	iss := v1alpha1.NewIssuer(kind)
+	key := client.ObjectKey{Name: name}
+	if !iss.IsClusterScoped() {
+		key.Namespace = namespace
+	}
+	if err := c.Get(ctx, key, iss); err != nil {
+		return nil, err
+	}
+	return iss, nil
+}
+
 func setupIndexes(mgr manager.Manager) error {
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()

@@ -82,36 +82,48 @@ var pendingSet = struct {
 	byUID map[types.UID]string
 }{byUID: map[types.UID]string{}}
 
-func countPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
+// The request metrics count CertificateRequests and Kubernetes CSRs alike.
+
+func countPending(req metav1.Object, iss v1alpha1.GenericIssuer) {
 	api := orderAPI(iss)
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
-	if _, ok := pendingSet.byUID[cr.UID]; !ok {
-		pendingSet.byUID[cr.UID] = api
+	if _, ok := pendingSet.byUID[req.GetUID()]; !ok {
+		pendingSet.byUID[req.GetUID()] = api
 		ordersPending.WithLabelValues(api).Inc()
 	}
 }
 
-func uncountPending(cr *cmapi.CertificateRequest) {
+func uncountPending(req metav1.Object) {
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
-	if api, ok := pendingSet.byUID[cr.UID]; ok {
-		delete(pendingSet.byUID, cr.UID)
+	if api, ok := pendingSet.byUID[req.GetUID()]; ok {
+		delete(pendingSet.byUID, req.GetUID())
 		ordersPending.WithLabelValues(api).Dec()
 	}
 }
 
 func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now time.Time) {
-	uncountPending(cr)
+	var approved time.Time
+	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
+		approved = c.LastTransitionTime.Time
+	}
+	observeIssuedAt(cr, iss, approved, now)
+}
+
+// observeIssuedAt counts an issued request approved at approved (zero:
+// unknown).
+func observeIssuedAt(req metav1.Object, iss v1alpha1.GenericIssuer, approved, now time.Time) {
+	uncountPending(req)
 	api := orderAPI(iss)
 	ordersIssued.WithLabelValues(api).Inc()
-	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
-		timeToIssue.WithLabelValues(api).Observe(now.Sub(c.LastTransitionTime.Time).Seconds())
+	if !approved.IsZero() {
+		timeToIssue.WithLabelValues(api).Observe(now.Sub(approved).Seconds())
 	}
 }
 
-func observeFailed(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, reason string) {
-	uncountPending(cr)
+func observeFailed(req metav1.Object, iss v1alpha1.GenericIssuer, reason string) {
+	uncountPending(req)
 	ordersFailed.WithLabelValues(orderAPI(iss), reason).Inc()
 }
 

@@ -7,7 +7,6 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
@@ -33,7 +32,6 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	if stateEmpty(st) || ((isIssued(cr) || keyAdopted(cr)) && len(st.ValidationRecords) == 0) {
 		return a.unfinalize(ctx)
 	}
-	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
 	if isIssued(cr) {
 		// Only its validation records are left to give back.
 		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
@@ -41,51 +39,76 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	if err := a.checkHeld(ctx, st); err != nil {
 		if _, ok := signer.AsPermanent(err); ok {
 			// Another live request holds the order: never cancel it.
-			log.Info("not cancelling an order another request holds", "reason", err.Error())
+			ctrl.LoggerFrom(ctx).Info("not cancelling an order another request holds", "reason", err.Error())
 			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
 		}
 	}
+	return giveBack(ctx, a, &a.resolved, r.signers, r.opts, st)
+}
 
-	if a.iss == nil {
-		iss, err := r.getIssuer(ctx, cr)
+// releaser is a request that gives back the remote order state it holds;
+// giveBack drives it, the same way for every kind of request.
+type releaser interface {
+	// lookupIssuer reads the request's issuer.
+	lookupIssuer(ctx context.Context) (v1alpha1.GenericIssuer, error)
+	// emit records an Event on the request, related to iss (may be nil).
+	emit(iss v1alpha1.GenericIssuer, typ, reason, action, text string)
+	// unfinalize drops the cancel-order finalizer.
+	unfinalize(ctx context.Context) (ctrl.Result, error)
+	// retryDelay is the request's next backoff delay.
+	retryDelay() time.Duration
+	// releaseStart is when the request stopped needing its order.
+	releaseStart() time.Time
+}
+
+// giveBack cancels what st holds through the request's issuer (resolved
+// in res when not yet), then drops the finalizer; transient errors keep it
+// for Options.CancelGiveUp.
+func giveBack(ctx context.Context, rel releaser, res *resolved, signers *signerSource, opts Options, st signer.OrderState) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
+	if res.iss == nil {
+		iss, err := rel.lookupIssuer(ctx)
 		if err != nil {
 			if !apierrors.IsNotFound(err) {
 				return ctrl.Result{}, err
 			}
-			r.event(cr, nil, "Warning", eventOrderNotCancelled, actionCancel, st.Name()+" not cancelled: its issuer no longer exists")
-			return a.unfinalize(ctx)
+			rel.emit(nil, "Warning", eventOrderNotCancelled, actionCancel, st.Name()+" not cancelled: its issuer no longer exists")
+			return rel.unfinalize(ctx)
 		}
-		a.iss = iss
+		res.iss = iss
 	}
 	var done signer.Cancelled
 	var err error
-	if a.entry == nil {
-		a.entry, err = r.signers.get(ctx, a.iss)
-	}
-	if err == nil {
-		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-		done, err = a.entry.signer.Cancel(cctx, st)
-		cancel()
-	}
+	res.entry, done, err = signers.cancel(ctx, res.iss, res.entry, st, opts.SignTimeout)
 	if err == nil {
 		log.Info("released", "what", done.Summary)
 		if done.Reason != "" {
-			r.event(cr, a.iss, "Normal", conditionReason(done.Reason, eventOrderCancelled), actionCancel, scrub(done.Summary, a.secrets()))
+			rel.emit(res.iss, "Normal", conditionReason(done.Reason, eventOrderCancelled), actionCancel, scrub(done.Summary, res.secrets()))
 		}
-		return a.unfinalize(ctx)
+		return rel.unfinalize(ctx)
 	}
-	msg := scrub(err.Error(), a.secrets())
-	_, permanent := signer.AsPermanent(err)
-	_, issuerErr := signer.AsIssuer(err)
-	if !permanent && !issuerErr && time.Since(releaseStart(cr)) < r.opts.CancelGiveUp {
-		delay := r.backoff.When(client.ObjectKeyFromObject(cr))
+	msg := scrub(err.Error(), res.secrets())
+	if retryCancel(err, rel.releaseStart(), opts.CancelGiveUp) {
+		delay := rel.retryDelay()
 		log.Info("cancelling order failed, will retry", "error", msg, "retryAfter", delay)
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	log.Info("giving up cancelling order", "error", msg)
-	r.event(cr, a.iss, "Warning", eventOrderNotCancelled, actionCancel, msg)
-	return a.unfinalize(ctx)
+	rel.emit(res.iss, "Warning", eventOrderNotCancelled, actionCancel, msg)
+	return rel.unfinalize(ctx)
 }
+
+func (a *attempt) lookupIssuer(ctx context.Context) (v1alpha1.GenericIssuer, error) {
+	return a.r.getIssuer(ctx, a.cr)
+}
+
+func (a *attempt) emit(iss v1alpha1.GenericIssuer, typ, reason, action, text string) {
+	a.r.event(a.cr, iss, typ, reason, action, text)
+}
+
+func (a *attempt) retryDelay() time.Duration { return a.r.backoff.When(a.key()) }
+
+func (a *attempt) releaseStart() time.Time { return releaseStart(a.cr) }
 
 func (a *attempt) unfinalize(ctx context.Context) (ctrl.Result, error) {
 	a.r.backoff.Forget(a.key())
@@ -110,4 +133,29 @@ func releaseStart(cr *cmapi.CertificateRequest) time.Time {
 		return c.LastTransitionTime.Time
 	}
 	return time.Now()
+}
+
+// cancel gives back what st holds remotely through the issuer's signer
+// (entry, built when nil), within timeout. It returns the entry for
+// scrubbing messages (nil if it could not be built).
+func (s *signerSource) cancel(ctx context.Context, iss v1alpha1.GenericIssuer, entry *signerEntry, st signer.OrderState, timeout time.Duration) (*signerEntry, signer.Cancelled, error) {
+	if entry == nil {
+		var err error
+		if entry, err = s.get(ctx, iss); err != nil {
+			return nil, signer.Cancelled{}, err
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done, err := entry.signer.Cancel(cctx, st)
+	return entry, done, err
+}
+
+// retryCancel reports whether a failed cancellation is worth another try:
+// a transient error, within giveUp of since (when the request stopped
+// needing its order).
+func retryCancel(err error, since time.Time, giveUp time.Duration) bool {
+	_, permanent := signer.AsPermanent(err)
+	_, issuerErr := signer.AsIssuer(err)
+	return !permanent && !issuerErr && time.Since(since) < giveUp
 }

@@ -60,6 +60,9 @@ type Options struct {
 	OrderSettleTime time.Duration
 	// SignTimeout bounds one Sign, Cancel or Check.
 	SignTimeout time.Duration
+	// NoCertificateSigningRequests turns the controller of Kubernetes
+	// CertificateSigningRequests (certificates.k8s.io/v1) off.
+	NoCertificateSigningRequests bool
 	// StateKeyNamespace is where the order state key Secret
 	// (StateKeySecretName) lives; empty: the controller's own namespace (its
 	// pod's, or its ServiceAccount's), else ClusterResourceNamespace.
@@ -170,5 +173,12 @@ func Setup(mgr manager.Manager, opts Options) error {
 		signers:   signers,
 		opts:      opts,
 	}
-	return cr.SetupWithManager(mgr)
+	if err := cr.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if opts.NoCertificateSigningRequests {
+		return nil
+	}
+	csr := &CertificateSigningRequestReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, key: key, signers: signers, opts: opts}
+	return csr.SetupWithManager(mgr)
 }

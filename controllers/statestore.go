@@ -9,6 +9,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -38,8 +39,8 @@ type stateRest struct {
 // loadState reads the order state from a request's annotations. Unparsable
 // values are kept as "something may exist" rather than dropped: a creating
 // time that cannot be parsed still means a create may have happened.
-func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
-	a := cr.GetAnnotations()
+func loadState(obj metav1.Object) signer.OrderState {
+	a := obj.GetAnnotations()
 	var rest stateRest
 	if v := a[v1alpha1.AnnotationOrderState]; v != "" {
 		_ = json.Unmarshal([]byte(v), &rest)
@@ -59,7 +60,7 @@ func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			// Unknown time: the request's creation is a safe lower bound.
-			t = cr.CreationTimestamp.Time
+			t = obj.GetCreationTimestamp().Time
 		}
 		st.Creating = &t
 	}
@@ -72,8 +73,8 @@ func stateEmpty(st signer.OrderState) bool {
 }
 
 // storeState writes st into the request's annotations (in memory).
-func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
-	a := cr.GetAnnotations()
+func storeState(obj metav1.Object, st signer.OrderState) {
+	a := obj.GetAnnotations()
 	if a == nil {
 		a = map[string]string{}
 	}
@@ -106,75 +107,85 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 	if len(a) == 0 {
 		a = nil
 	}
-	cr.SetAnnotations(a)
+	obj.SetAnnotations(a)
 }
 
-// requestStore is the signer.StateStore of one CertificateRequest: Save
-// merge-patches the annotations (and, while a remote order may exist, the
-// cancel-order finalizer) and keeps the in-memory request current, so that
-// later status patches build on what the API server holds.
-type requestStore struct {
+// requestObject is a kind of request whose order state lives in its
+// annotations: a CertificateRequest or a CertificateSigningRequest.
+type requestObject[T any] interface {
+	*T
+	client.Object
+}
+
+// requestStore is the signer.StateStore of one CertificateRequest.
+type requestStore = objectStore[cmapi.CertificateRequest, *cmapi.CertificateRequest]
+
+// objectStore is the signer.StateStore of one request: Save merge-patches
+// the annotations (and, while a remote order may exist, the cancel-order
+// finalizer) and keeps the in-memory request current, so that later status
+// patches build on what the API server holds.
+type objectStore[T any, P requestObject[T]] struct {
 	client client.Client
 	reader client.Reader // uncached, for re-reads after a conflict
 	key    stateKey
-	cr     *cmapi.CertificateRequest
+	obj    P
 }
 
 var _ signer.StateStore = (*requestStore)(nil)
 
 // Save persists st before the signer goes on; an error stops the signer
 // before its remote call.
-func (s *requestStore) Save(ctx context.Context, st signer.OrderState) error {
+func (s *objectStore[T, P]) Save(ctx context.Context, st signer.OrderState) error {
 	err := s.save(ctx, st)
 	if apierrors.IsConflict(err) {
 		// The finalizer list is replaced as a whole, so that patch is
 		// guarded by the resourceVersion: re-read and try once more.
-		fresh := &cmapi.CertificateRequest{}
-		if gerr := s.reader.Get(ctx, client.ObjectKeyFromObject(s.cr), fresh); gerr != nil {
+		fresh := P(new(T))
+		if gerr := s.reader.Get(ctx, client.ObjectKeyFromObject(s.obj), fresh); gerr != nil {
 			return fmt.Errorf("saving order state: %w", gerr)
 		}
-		*s.cr = *fresh
+		*s.obj = *fresh
 		err = s.save(ctx, st)
 	}
 	if err != nil {
-		return fmt.Errorf("saving order state on the CertificateRequest: %w", err)
+		return fmt.Errorf("saving order state on the %s: %w", reflect.TypeFor[T]().Name(), err)
 	}
 	return nil
 }
 
-func (s *requestStore) save(ctx context.Context, st signer.OrderState) error {
-	before := s.cr.DeepCopy()
-	s.key.storeTrusted(s.cr, st)
+func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) error {
+	before := s.obj.DeepCopyObject().(P)
+	s.key.storeTrusted(s.obj, st)
 	var patch client.Patch = client.MergeFrom(before)
-	if !stateEmpty(st) && !controllerutil.ContainsFinalizer(s.cr, v1alpha1.FinalizerCancelOrder) {
-		controllerutil.AddFinalizer(s.cr, v1alpha1.FinalizerCancelOrder)
+	if !stateEmpty(st) && !controllerutil.ContainsFinalizer(s.obj, v1alpha1.FinalizerCancelOrder) {
+		controllerutil.AddFinalizer(s.obj, v1alpha1.FinalizerCancelOrder)
 		patch = client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 	}
-	if err := s.client.Patch(ctx, s.cr, patch); err != nil {
-		*s.cr = *before
+	if err := s.client.Patch(ctx, s.obj, patch); err != nil {
+		*s.obj = *before
 		return err
 	}
 	return nil
 }
 
 // removeFinalizer drops the cancel-order finalizer by patch.
-func removeFinalizer(ctx context.Context, c client.Client, cr *cmapi.CertificateRequest) error {
-	return finishRequest(ctx, c, nil, cr, nil)
+func removeFinalizer[T any, P requestObject[T]](ctx context.Context, c client.Client, obj P) error {
+	return finishRequest(ctx, c, nil, obj, nil)
 }
 
 // finishRequest removes the finalizer of an issued request and, in the same
 // patch, records order state the signer had not saved yet (st, may be nil).
-func finishRequest(ctx context.Context, c client.Client, key stateKey, cr *cmapi.CertificateRequest, st *signer.OrderState) error {
-	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) && st == nil {
+func finishRequest[T any, P requestObject[T]](ctx context.Context, c client.Client, key stateKey, obj P, st *signer.OrderState) error {
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerCancelOrder) && st == nil {
 		return nil
 	}
-	before := cr.DeepCopy()
+	before := obj.DeepCopyObject().(P)
 	if st != nil {
-		key.storeTrusted(cr, *st)
+		key.storeTrusted(obj, *st)
 	}
-	controllerutil.RemoveFinalizer(cr, v1alpha1.FinalizerCancelOrder)
-	if err := c.Patch(ctx, cr, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		*cr = *before
+	controllerutil.RemoveFinalizer(obj, v1alpha1.FinalizerCancelOrder)
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		*obj = *before
 		return err
 	}
 	return nil

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -85,9 +87,12 @@ func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) str
 	return "v1:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// requestMAC is the MAC of a request's state in place.
-func (k stateKey) requestMAC(place string, cr *cmapi.CertificateRequest, st signer.OrderState) string {
-	return k.sum(place, string(cr.UID), "CertificateRequest", cr.Namespace+"/"+cr.Name, st)
+// requestMAC is the MAC of a request's state in place; the request is a
+// CertificateRequest or a CertificateSigningRequest (kind by its Go type:
+// typed objects read from the API server carry no kind).
+func (k stateKey) requestMAC(place string, obj client.Object, st signer.OrderState) string {
+	kind := reflect.TypeOf(obj).Elem().Name()
+	return k.sum(place, string(obj.GetUID()), kind, obj.GetNamespace()+"/"+obj.GetName(), st)
 }
 
 func (k stateKey) valid(mac, want string) bool {
@@ -108,8 +113,8 @@ const (
 
 // hasStateAnnotations reports whether a request carries any annotation of
 // the order state.
-func hasStateAnnotations(cr *cmapi.CertificateRequest) bool {
-	a := cr.GetAnnotations()
+func hasStateAnnotations(obj metav1.Object) bool {
+	a := obj.GetAnnotations()
 	for _, k := range []string{v1alpha1.AnnotationOrderID, v1alpha1.AnnotationInstanceID, v1alpha1.AnnotationCreating,
 		v1alpha1.AnnotationOrderState, v1alpha1.AnnotationStateMAC} {
 		if _, ok := a[k]; ok {
@@ -122,12 +127,12 @@ func hasStateAnnotations(cr *cmapi.CertificateRequest) bool {
 // load reads the order state a request's annotations hold, and whether the
 // controller can tell it wrote it for this request. Untrusted state is
 // returned empty.
-func (k stateKey) load(cr *cmapi.CertificateRequest) (signer.OrderState, stateTrust) {
-	if !hasStateAnnotations(cr) {
+func (k stateKey) load(obj client.Object) (signer.OrderState, stateTrust) {
+	if !hasStateAnnotations(obj) {
 		return signer.OrderState{}, stateAbsent
 	}
-	st := loadState(cr)
-	if !k.valid(cr.GetAnnotations()[v1alpha1.AnnotationStateMAC], k.requestMAC(placeAnnotations, cr, st)) {
+	st := loadState(obj)
+	if !k.valid(obj.GetAnnotations()[v1alpha1.AnnotationStateMAC], k.requestMAC(placeAnnotations, obj, st)) {
 		return signer.OrderState{}, stateUntrusted
 	}
 	return st, stateTrusted
@@ -209,15 +214,15 @@ func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) boo
 // storeTrusted writes st and its MAC into the request's annotations (in
 // memory). Empty state keeps its MAC too: the controller emptied it, so
 // annotations that are gone altogether mean someone else removed them.
-func (k stateKey) storeTrusted(cr *cmapi.CertificateRequest, st signer.OrderState) {
-	storeState(cr, st)
-	a := cr.GetAnnotations()
+func (k stateKey) storeTrusted(obj client.Object, st signer.OrderState) {
+	storeState(obj, st)
+	a := obj.GetAnnotations()
 	if a == nil {
 		a = map[string]string{}
 	}
 	// The MAC covers the state as stored (the creating mark rounded down).
-	a[v1alpha1.AnnotationStateMAC] = k.requestMAC(placeAnnotations, cr, loadState(cr))
-	cr.SetAnnotations(a)
+	a[v1alpha1.AnnotationStateMAC] = k.requestMAC(placeAnnotations, obj, loadState(obj))
+	obj.SetAnnotations(a)
 }
 
 // adoptedKeyMAC authenticates the instance recorded next to an adopted key

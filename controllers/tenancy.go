@@ -130,8 +130,7 @@ func (a *attempt) holder(ctx context.Context, index, id string) (holding, error)
 		if isTerminal(o) && !controllerutil.ContainsFinalizer(o, v1alpha1.FinalizerCancelOrder) {
 			continue
 		}
-		st, trust := a.r.key.load(o)
-		if trust != stateTrusted || !((index == indexRequestOrder && st.OrderID == id) || (index == indexRequestInstance && st.InstanceID == id)) {
+		if !a.r.key.records(o, index, id) {
 			continue
 		}
 		if sameOwner(o, a.cr) {
@@ -140,7 +139,24 @@ func (a *attempt) holder(ctx context.Context, index, id string) (holding, error)
 		}
 		return heldByOther, nil
 	}
+	if index == indexRequestOrder && !a.r.opts.NoCertificateSigningRequests {
+		// Kubernetes CSRs hold orders too.
+		held, err := csrHoldsOrder(ctx, a.r.Client, a.r.key, "", id)
+		if err != nil {
+			return heldByNone, err
+		}
+		if held {
+			return heldByOther, nil
+		}
+	}
 	return h, nil
+}
+
+// records reports whether o's trusted order state records id (an order id
+// for indexRequestOrder, an instance id for indexRequestInstance).
+func (k stateKey) records(o client.Object, index, id string) bool {
+	st, trust := k.load(o)
+	return trust == stateTrusted && ((index == indexRequestOrder && st.OrderID == id) || (index == indexRequestInstance && st.InstanceID == id))
 }
 
 // sameOwner reports whether two requests have the same controller owner

@@ -19,33 +19,36 @@ import (
 // deletion. The reconciler's own writes (annotations, status) do not wake
 // it: a pending order is looked at again when the signer said, not sooner.
 func requestPredicate() predicate.Predicate {
-	ours := func(o client.Object) bool {
-		cr, ok := o.(*cmapi.CertificateRequest)
-		if !ok {
-			return false
-		}
-		_, ok = requestIssuerKind(cr)
+	return requestEvents(func(cr *cmapi.CertificateRequest) bool {
+		_, ok := requestIssuerKind(cr)
 		return ok
+	}, func(oldCR, newCR *cmapi.CertificateRequest) bool {
+		return isApproved(oldCR) != isApproved(newCR) ||
+			isDenied(oldCR) != isDenied(newCR) ||
+			(oldCR.DeletionTimestamp == nil) != (newCR.DeletionTimestamp == nil) ||
+			// Someone reset the Ready condition, e.g. to retry by hand.
+			(requestCondition(oldCR, cmapi.CertificateRequestConditionReady) != nil &&
+				requestCondition(newCR, cmapi.CertificateRequestConditionReady) == nil)
+	})
+}
+
+// requestEvents passes the requests (of a kind P) that ours accepts when
+// they appear, and of their updates those wake says need a reaction.
+// Deletions pass as updates (the cancel-order finalizer holds them), so
+// delete events are dropped.
+func requestEvents[T any, P requestObject[T]](ours func(P) bool, wake func(old, new P) bool) predicate.Predicate {
+	accepted := func(o client.Object) (P, bool) {
+		p, ok := o.(P)
+		return p, ok && ours(p)
 	}
 	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return ours(e.Object) },
+		CreateFunc:  func(e event.CreateEvent) bool { _, ok := accepted(e.Object); return ok },
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(e event.GenericEvent) bool { return ours(e.Object) },
+		GenericFunc: func(e event.GenericEvent) bool { _, ok := accepted(e.Object); return ok },
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			if !ours(e.ObjectNew) {
-				return false
-			}
-			oldCR, ok1 := e.ObjectOld.(*cmapi.CertificateRequest)
-			newCR, ok2 := e.ObjectNew.(*cmapi.CertificateRequest)
-			if !ok1 || !ok2 {
-				return false
-			}
-			return isApproved(oldCR) != isApproved(newCR) ||
-				isDenied(oldCR) != isDenied(newCR) ||
-				(oldCR.DeletionTimestamp == nil) != (newCR.DeletionTimestamp == nil) ||
-				// Someone reset the Ready condition, e.g. to retry by hand.
-				(requestCondition(oldCR, cmapi.CertificateRequestConditionReady) != nil &&
-					requestCondition(newCR, cmapi.CertificateRequestConditionReady) == nil)
+			o, ok1 := e.ObjectOld.(P)
+			n, ok2 := accepted(e.ObjectNew)
+			return ok1 && ok2 && wake(o, n)
 		},
 	}
 }

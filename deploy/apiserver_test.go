@@ -279,7 +279,7 @@ func TestRBACInAPIServer(t *testing.T) {
 	no := func(verb, group, resource, sub, ns, name string) check {
 		return check{false, verb, group, resource, sub, ns, name}
 	}
-	const cm, iss = "cert-manager.io", "aliyun-cas-issuer.io"
+	const cm, iss, csrGroup = "cert-manager.io", "aliyun-cas-issuer.io", "certificates.k8s.io"
 	controllerChecks := []check{
 		ok("list", cm, "certificaterequests", "", "", ""),
 		ok("watch", cm, "certificaterequests", "", "", ""),
@@ -291,6 +291,20 @@ func TestRBACInAPIServer(t *testing.T) {
 		no("create", cm, "certificaterequests", "", "anywhere", ""),
 		no("delete", cm, "certificaterequests", "", "anywhere", "cr"),
 		no("get", cm, "certificates", "", "anywhere", "c"),
+		// Kubernetes CertificateSigningRequests: these issuers' signer
+		// names only (the CertificateSigning admission plugin asks for
+		// the exact name, then for "<domain>/*", which the rules grant).
+		ok("list", csrGroup, "certificatesigningrequests", "", "", ""),
+		ok("patch", csrGroup, "certificatesigningrequests", "", "", "csr"),
+		ok("update", csrGroup, "certificatesigningrequests", "status", "", "csr"),
+		no("update", csrGroup, "certificatesigningrequests", "approval", "", "csr"),
+		no("delete", csrGroup, "certificatesigningrequests", "", "", "csr"),
+		ok("sign", csrGroup, "signers", "", "", "aliyuncasclusterissuers.aliyun-cas-issuer.io/*"),
+		ok("sign", csrGroup, "signers", "", "", "aliyuncasissuers.aliyun-cas-issuer.io/*"),
+		no("sign", csrGroup, "signers", "", "", "kubernetes.io/*"),
+		no("sign", csrGroup, "signers", "", "", "kubernetes.io/kube-apiserver-client"),
+		no("approve", csrGroup, "signers", "", "", "aliyuncasissuers.aliyun-cas-issuer.io/*"),
+		ok("create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""),
 		no("approve", cm, "signers", "", "", "issuers.aliyun-cas-issuer.io/*"),
 		ok("list", iss, "aliyuncasissuers", "", "", ""),
 		ok("watch", iss, "aliyuncasclusterissuers", "", "", ""),
@@ -498,6 +512,11 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 		}
 	}
 	cr := newRequest(t, sarTeamNS, ci.Name)
+	// A Kubernetes CSR for the namespaced issuer: the reference check
+	// (SubjectAccessReview), the order state on the CSR (patch), its
+	// status and the API server's check that the controller may sign for
+	// the signer name.
+	newCSR(t, "sar-csr", v1alpha1.IssuerSignerDomain+"/"+sarTeamNS+"."+ni.Name)
 
 	logs := &logLines{}
 	stop := startManager(t, sa, controllers.CacheOptions(secretNamespaces, certManager), true, logs)
@@ -554,6 +573,7 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 		}
 		return false, nil
 	})
+	waitFor(t, 60*time.Second, "the CertificateSigningRequest signed", func() (bool, error) { return csrSigned(ctx, "sar-csr") })
 	// Events (events.k8s.io) about the cluster issuer.
 	waitFor(t, 30*time.Second, "an Event about the cluster issuer", func() (bool, error) {
 		var evs eventsv1.EventList

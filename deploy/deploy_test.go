@@ -62,7 +62,33 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 	for _, ns := range secretNS {
 		l = append(l, perms(sa, ns, "", "secrets", r))
 	}
+	l = append(l, csrGrants(sa))
 	return sortedUnique(l...)
+}
+
+// Signer names of the issuers' Kubernetes CertificateSigningRequests.
+var csrSignerNames = []string{"aliyuncasclusterissuers.aliyun-cas-issuer.io/*", "aliyuncasissuers.aliyun-cas-issuer.io/*"}
+
+// csrGrants let the controller sign Kubernetes CertificateSigningRequests
+// (on by default): read and patch CSRs, write their status, sign for these
+// issuers' signer names only, and ask whether a requester may reference a
+// namespaced issuer.
+func csrGrants(sa string) []string {
+	return sortedUnique(
+		perms(sa, "*", "certificates.k8s.io", "certificatesigningrequests", []string{"get", "list", "watch", "patch"}),
+		perms(sa, "*", "certificates.k8s.io", "certificatesigningrequests/status", []string{"update", "patch"}),
+		perms(sa, "*", "certificates.k8s.io", "signers", []string{"sign"}, csrSignerNames...),
+		perms(sa, "*", "authorization.k8s.io", "subjectaccessreviews", []string{"create"}),
+	)
+}
+
+// csrApproverGrants is what the opt-in CSR approver ClusterRole gives.
+func csrApproverGrants(subject string) []string {
+	return sortedUnique(
+		perms(subject, "*", "certificates.k8s.io", "certificatesigningrequests", []string{"get", "list", "watch"}),
+		perms(subject, "*", "certificates.k8s.io", "certificatesigningrequests/approval", []string{"update"}),
+		perms(subject, "*", "certificates.k8s.io", "signers", []string{"approve"}, csrSignerNames...),
+	)
 }
 
 // stateKeyGrants let the controller create Secrets in its own namespace and
@@ -100,6 +126,10 @@ rbac:
     namespaces: [team-d]
     clusterWide: true
     serviceTargets: true
+certificateSigningRequests:
+  approver:
+    enabled: true
+    subjects: [{kind: Group, name: pki-approvers, apiGroup: rbac.authorization.k8s.io}]
 `
 
 // optInAllowList is what optInValues grant: the defaults, Secrets read in
@@ -114,6 +144,7 @@ func optInAllowList() []string {
 		perms(controllerSA, "*", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "team-c", "", "secrets", []string{"get", "update", "patch"}),
 		perms(controllerSA, "team-c", "cert-manager.io", "certificates", []string{"get"}),
+		csrApproverGrants("Group:pki-approvers"),
 		perms(controllerSA, "team-d", "", "secrets", []string{"get"}),
 		perms(controllerSA, "team-d", "", "services", []string{"get", "patch"}),
 		perms(controllerSA, "*", "", "services", []string{"get", "patch"}),
@@ -463,10 +494,20 @@ func TestChartVariants(t *testing.T) {
 			t.Errorf("%s = %q, want * with rbac.secretsClusterWide", secretEnvVar, v)
 		}
 	})
+	t.Run("CertificateSigningRequests off", func(t *testing.T) {
+		objs := mustHelm(t, releaseName, installNS, "certificateSigningRequests: {enabled: false, approver: {enabled: true, subjects: [{kind: User, name: ops}]}}\n")
+		c := controller(t, objs.deployment(t))
+		if !hasArg(c.Args, "--enable-certificate-signing-requests=false") {
+			t.Errorf("args %q do not turn the CSR controller off", c.Args)
+		}
+		csr := csrGrants(controllerSA)
+		want := slices.DeleteFunc(defaultAllowList(), func(g string) bool { return slices.Contains(csr, g) })
+		checkGrants(t, "CSRs off", objs.grants(t), want)
+	})
 	t.Run("approver off, CRDs not kept", func(t *testing.T) {
 		objs := mustHelm(t, releaseName, installNS, "approver: {enabled: false}\ncrds: {keep: false}\n")
 		for _, g := range objs.grants(t) {
-			if strings.Contains(g, "signers") {
+			if strings.Contains(g, "/signers approve") {
 				t.Errorf("approver off still grants %s", g)
 			}
 		}
@@ -487,6 +528,8 @@ func TestChartRejectsBadValues(t *testing.T) {
 		want []string
 	}{
 		{"replicas as a word", "replicaCount: two\n", []string{"schema", "replicaCount"}},
+		{"CSR approver for nobody", "certificateSigningRequests: {approver: {enabled: true}}\n", []string{"schema", "subjects"}},
+		{"CSR approver subject of no kind", "certificateSigningRequests: {approver: {enabled: true, subjects: [{kind: Robot, name: r}]}}\n", []string{"schema", "kind"}},
 		{"unknown top-level key", "replicas: 2\n", []string{"schema", "replicas"}},
 		{"unknown nested key", "image: {repository: x, pullPolicy: Always, tags: v1}\n", []string{"schema", "tags"}},
 		{"bad pullPolicy", "image: {pullPolicy: Sometimes}\n", []string{"schema", "pullPolicy"}},
