@@ -17,7 +17,7 @@ import (
 )
 
 // csrProduct covers several names per certificate.
-const csrProduct = "geotrust-dv-m-starter"
+const csrProduct = "globalsign-dv-w-advanced"
 
 // csrIssuers starts the simulator and the controllers and makes a Ready
 // AliyunCASClusterIssuer and AliyunCASIssuer (named "team" in ns).
@@ -25,7 +25,7 @@ func csrIssuers(t *testing.T, cfg aliyunsim.Config) (*aliyunsim.Simulator, strin
 	t.Helper()
 	testKeys(t)
 	if cfg.Packages == nil {
-		cfg.Packages = map[string]aliyunsim.Package{csrProduct: {Quota: 10}}
+		cfg.Packages = map[string]aliyunsim.Package{csrProduct: {Quota: 10, MaxNames: 5}}
 	}
 	sim, url := startSim(t, cfg)
 	startManager(t, testOptions())

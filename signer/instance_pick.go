@@ -179,29 +179,48 @@ func (s *instanceSigner) contactIDs(ctx context.Context) ([]int64, error) {
 	if len(s.contacts) > 0 {
 		return s.contacts, nil
 	}
-	var ids []int64
 	c := s.cfg.Contact
-	l, err := s.client.ListContact(ctx, c.Email)
+	ids, err := s.findContact(ctx, c.Email)
 	if err != nil {
-		return nil, withContext(err, "looking up the CAS contact %s", c.Email)
-	}
-	for _, ct := range l.ContactList {
-		if strings.EqualFold(ct.Email, c.Email) && ct.ContactID > 0 {
-			ids = []int64{int64(ct.ContactID)}
-			break
-		}
+		return nil, err
 	}
 	if ids == nil {
 		// Not retried: a lost answer is found by the lookup above next time.
 		id, err := s.client.CreateContact(ctx, c.Username, c.Email, c.Phone)
-		if err != nil {
-			if e, ok := aliyun.AsError(err); ok && e.Class == aliyun.Permanent {
-				return nil, Permanent(ReasonInvalidContact, "the account has no CAS contact for %s and spec.contact cannot be made one: %v; nothing was submitted", c.Email, err)
+		switch e, ok := aliyun.AsError(err); {
+		case err == nil:
+			ids = []int64{id}
+		case ok && strings.HasPrefix(e.Code, "AlreadyExists."):
+			// Made meanwhile by another issuer of the account (the lock is per
+			// issuer): CreateContact's documented AlreadyExists.%s (400).
+			found, ferr := s.findContact(ctx, c.Email)
+			if ferr != nil {
+				return nil, ferr
 			}
+			if found == nil {
+				return nil, Transient(ReasonInvalidContact, 0, fmt.Errorf("creating the CAS contact %s: %v, yet it is not listed", c.Email, err))
+			}
+			ids = found
+		case ok && e.Class == aliyun.Permanent:
+			return nil, Permanent(ReasonInvalidContact, "the account has no CAS contact for %s and spec.contact cannot be made one: %v; nothing was submitted", c.Email, err)
+		default:
 			return nil, withContext(err, "creating the CAS contact %s", c.Email)
 		}
-		ids = []int64{id}
 	}
 	s.contacts = ids
 	return ids, nil
+}
+
+// findContact is the id of the account's CAS contact with e-mail email, nil when there is none.
+func (s *instanceSigner) findContact(ctx context.Context, email string) ([]int64, error) {
+	l, err := s.client.ListContact(ctx, email)
+	if err != nil {
+		return nil, withContext(err, "looking up the CAS contact %s", email)
+	}
+	for _, ct := range l.ContactList {
+		if strings.EqualFold(ct.Email, email) && ct.ContactID > 0 {
+			return []int64{int64(ct.ContactID)}, nil
+		}
+	}
+	return nil, nil
 }

@@ -467,3 +467,35 @@ func TestSimInstanceFileValidation(t *testing.T) {
 	}
 	verifyIssued(t, sim, out, rsaKey(t), "files.example.com")
 }
+
+// TestSimInstanceContactMadeByAnotherIssuer: issuers of one account that
+// share spec.contact resolve it at the same time; the ones whose
+// CreateContact meets the contact another just made (AlreadyExists.Email)
+// take that contact instead of failing.
+func TestSimInstanceContactMadeByAnotherIssuer(t *testing.T) {
+	const issuers = 6
+	sim, url := instanceSim(t, issuers, nil)
+	start := make(chan struct{})
+	errs := make(chan error, issuers)
+	for i := range issuers {
+		sg := newInstanceSigner(t, instanceConfig(url))
+		name := fmt.Sprintf("c%d.example.com", i)
+		csr := csrFor(t, ecKey(t, elliptic.P256()), name)
+		go func() {
+			<-start
+			_, err := drive(t, sg, signer.Request{Name: name, Owner: name, CSRPEM: csr}, &memStore{}, 20*time.Second)
+			errs <- err
+		}()
+	}
+	close(start)
+	for range issuers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// The simulator refuses a second contact with one e-mail, so one
+	// contact serves them all.
+	if n := sim.State().Calls["CreateContact"]; n < 1 {
+		t.Fatalf("%d CreateContact calls", n)
+	}
+}
