@@ -127,27 +127,57 @@ func TestSimLogFormat(t *testing.T) {
 }
 
 func TestReportAndSVG(t *testing.T) {
-	a := &Throughput{N: 3, Rounds: 2, Aliyun: &IssuerThroughput{}, CA: &IssuerThroughput{}}
+	a := &Throughput{N: 3, Rounds: 2, InstanceRounds: 1, Aliyun: &IssuerThroughput{}, Instance: &IssuerThroughput{}, CA: &IssuerThroughput{}}
 	a.Aliyun.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(2, 0), Latencies: []float64{0.5, 1, 2}})
 	a.Aliyun.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(3, 0), Latencies: []float64{0.7, 1.5, 3}})
+	a.Instance.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(4, 0), Latencies: []float64{1, 2, 4}})
 	a.CA.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(1, 0), Latencies: []float64{0.2, 0.5, 1}})
 	a.CA.add(BatchResult{Start: time.Unix(0, 0), End: time.Unix(1, 0), Latencies: []float64{0.3, 0.6, 1}})
 	a.RatioP50 = a.Aliyun.P50.Median / a.CA.P50.Median
+	a.InstanceRatioP50 = a.Instance.P50.Median / a.CA.P50.Median
+	a.Cost = CostStats{CallsPerCert: statOf(2), WritesPerCert: statOf(3)}
+	a.InstanceCost = CostStats{CallsPerCert: statOf(5.5), WritesPerCert: statOf(3)}
 	if a.Aliyun.Wall.Median != 2.5 || a.Aliyun.P50.Median != 1.25 {
 		t.Errorf("aliyun %+v", a.Aliyun)
 	}
-	r := &Results{A: a, B: []*Cost{{N: 2, Rounds: 1, CostStats: CostStats{CallsPerCert: statOf(2), WritesPerCert: statOf(4)}},
-		{N: 2, Rounds: 1, ValidationDelaySeconds: 60, CostStats: CostStats{CallsPerCert: statOf(7), WritesPerCert: statOf(5)}}}}
+	cost := func(api string, delay, calls float64) *Cost {
+		return &Cost{OrderAPI: api, N: 2, Rounds: 1, ValidationDelaySeconds: delay,
+			CostStats: CostStats{CallsPerCert: statOf(calls), WritesPerCert: statOf(3),
+				CallsByAction: map[string]Stat{"ApplyCertificate": statOf(1), "GetInstanceDetail": statOf(calls - 1)}}}
+	}
+	r := &Results{A: a, B: []*Cost{
+		cost("CSR", 0, 2), cost("CSR", 60, 7), cost("Instance", 0, 5.5), cost("Instance", 60, 9),
+	}}
+	r.B[0].WritesPerCert = statOf(4)
+	r.Settings.V2Instances, r.Settings.RecordsDelaySeconds = 12, 0.2
 	r.Targets = targets(r)
 	want := map[string]string{"met": "", "missed": ""}
 	for _, tg := range r.Targets {
 		want[tg.Status] += tg.Name + "; "
 	}
-	if !strings.Contains(want["missed"], "delay 60s") || !strings.Contains(want["missed"], "writes") || !strings.Contains(want["met"], "delay 0s") {
-		t.Errorf("targets: %+v", r.Targets)
+	for status, names := range map[string][]string{
+		"missed": {"orderAPI CSR, validation delay 60s", "orderAPI Instance, validation delay 60s", "writes"},
+		"met":    {"orderAPI CSR, validation delay 0s", "orderAPI Instance, validation delay 0s"},
+	} {
+		for _, n := range names {
+			if !strings.Contains(want[status], n) {
+				t.Errorf("%q not %s: %+v", n, status, r.Targets)
+			}
+		}
 	}
-	if md := markdown(r); !strings.Contains(md, "| cert-manager CA issuer | 1 | 0.55 (0.5–0.6) |") {
-		t.Errorf("markdown:\n%s", md)
+	md := markdown(r)
+	for _, line := range []string{
+		"| cert-manager CA issuer | 2 | 1 | 0.55 (0.5–0.6) |",
+		"| aliyun-cas-issuer, orderAPI Instance (simulator, no validation delay) | 1 | 4 | 2 | 4 | 4 | 5.5 | 3 |",
+		"| Instance | 0s | 1 | 5.5 | GetInstanceDetail 4.5, ApplyCertificate 1 | 3 |",
+		"2 rounds of the CSR issuer and of the CA issuer, 1 of the Instance issuer (fewer",
+		"12 V2.0 subscription instances",
+		"records 0.2s after the submission",
+		"orderAPI Instance 3.64, 0",
+	} {
+		if !strings.Contains(md, line) {
+			t.Errorf("markdown lacks %q:\n%s", line, md)
+		}
 	}
 	if _, err := resultsJSON(r); err != nil {
 		t.Fatal(err)
@@ -162,8 +192,34 @@ func TestReportAndSVG(t *testing.T) {
 			break
 		}
 	}
-	if n := strings.Count(string(svg), "<polyline"); n != 4 {
-		t.Errorf("%d lines, want 4", n)
+	if n := strings.Count(string(svg), "<polyline"); n != 5 {
+		t.Errorf("%d lines, want 5 (2 CSR, 1 Instance, 2 CA rounds)", n)
+	}
+	if !strings.Contains(string(svg), "Instance (simulator), p50 2s") {
+		t.Errorf("no Instance legend:\n%s", svg)
+	}
+}
+
+func TestCallsLimit(t *testing.T) {
+	for _, c := range []struct {
+		api   string
+		delay float64
+		want  float64
+	}{{"CSR", 0, 2}, {"CSR", 60, 6}, {"Instance", 0, 6}, {"Instance", 60, 8}} {
+		if got := callsLimit(c.api, c.delay); got != c.want {
+			t.Errorf("callsLimit(%s, %g) = %g, want %g", c.api, c.delay, got, c.want)
+		}
+	}
+}
+
+func TestInstancesNeeded(t *testing.T) {
+	// 200 Certificates in one Instance round of A, 20 in each of 3+1
+	// rounds of B: 280, and a tenth more.
+	if got := instancesNeeded(Config{N: 200, InstanceRounds: 1, Rounds: 3, CostN: 20, CostDelayedRounds: 1}); got != 309 {
+		t.Errorf("instancesNeeded = %d, want 309", got)
+	}
+	if costIssuerName("CSR") == costIssuerName("Instance") {
+		t.Error("both order APIs share scenario B's issuer")
 	}
 }
 

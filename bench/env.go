@@ -37,6 +37,11 @@ const (
 	// createWorkers is how many Certificates are created in parallel: a
 	// batch of 200 reaches the API server within about a second.
 	createWorkers = 16
+	// recordsDelay is how long the simulator takes from a V2.0 submission
+	// (ApplyCertificate) to its validation records: seconds on Alibaba
+	// Cloud, short here so that orderAPI Instance is compared with the CSR
+	// flow, whose order answers at once.
+	recordsDelay = 200 * time.Millisecond
 )
 
 // env is the running system plus the bench's instruments.
@@ -58,9 +63,10 @@ type env struct {
 	log         func(format string, args ...any)
 }
 
-// startEnv starts the control plane, cert-manager, the simulator and the
-// issuer process (reaching the API server through the write recorder).
-func startEnv(ctx context.Context, issuerArgs []string, logf func(string, ...any)) (e *env, err error) {
+// startEnv starts the control plane, cert-manager, the simulator (with
+// instances inactive V2.0 subscription instances) and the issuer process
+// (reaching the API server through the write recorder).
+func startEnv(ctx context.Context, issuerArgs []string, instances int, logf func(string, ...any)) (e *env, err error) {
 	e = &env{simLog: &simCallLog{}, log: logf, baseArgs: issuerArgs}
 	defer func() {
 		if err != nil {
@@ -73,6 +79,7 @@ func startEnv(ctx context.Context, issuerArgs []string, logf func(string, ...any
 			Zones:      []string{zone},
 			Packages:   map[string]aliyunsim.Package{product: {Quota: 100000}},
 			Validation: aliyunsim.ValidationAuto,
+			V2:         aliyunsim.V2Config{Instances: instances, RecordsDelay: recordsDelay},
 			Logf:       e.simLog.logf,
 		},
 		NoIssuer: true,
@@ -238,17 +245,21 @@ func caRef() cmmeta.IssuerReference {
 	return cmmeta.IssuerReference{Group: "cert-manager.io", Kind: "ClusterIssuer", Name: caIssuerName}
 }
 
-// aliyunIssuer creates an AliyunCASClusterIssuer pointing at the simulator
-// and waits until it is Ready. pollInterval 0 keeps the API default.
-func (e *env) aliyunIssuer(ctx context.Context, name string, pollInterval time.Duration) (cmmeta.IssuerReference, error) {
+// aliyunIssuer creates an AliyunCASClusterIssuer with orderAPI api pointing
+// at the simulator and waits until it is Ready. pollInterval 0 keeps the
+// API default. orderAPI Instance uses any usable instance of the account and
+// finds (or creates) the contact by e-mail.
+func (e *env) aliyunIssuer(ctx context.Context, name string, api v1alpha1.OrderAPI, pollInterval time.Duration) (cmmeta.IssuerReference, error) {
 	spec := v1alpha1.IssuerSpec{
 		Endpoint: e.f.SimURL,
 		Auth: v1alpha1.Auth{AccessKeySecretRef: &v1alpha1.AccessKeySecretRef{
 			Name: credsSecret, AccessKeyIDKey: "access-key-id", AccessKeySecretKey: "access-key-secret",
 		}},
-		OrderAPI:    v1alpha1.OrderAPICSR,
-		ProductCode: product,
-		Contact:     v1alpha1.Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
+		OrderAPI: api,
+		Contact:  v1alpha1.Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
+	}
+	if api == v1alpha1.OrderAPICSR {
+		spec.ProductCode = product
 	}
 	if pollInterval > 0 {
 		spec.PollInterval = &metav1.Duration{Duration: pollInterval}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 )
 
 // Target is one goal the benchmark shows, met or missed.
@@ -28,12 +30,9 @@ func status(ok bool) string {
 func targets(r *Results) []Target {
 	var out []Target
 	for _, c := range r.B {
-		limit := 2.0
-		if c.ValidationDelaySeconds > 0 {
-			limit = 6
-		}
+		limit := callsLimit(c.OrderAPI, c.ValidationDelaySeconds)
 		out = append(out, Target{
-			Name:   fmt.Sprintf("Alibaba Cloud calls per certificate, validation delay %gs", c.ValidationDelaySeconds),
+			Name:   fmt.Sprintf("Alibaba Cloud calls per certificate, orderAPI %s, validation delay %gs", c.OrderAPI, c.ValidationDelaySeconds),
 			Goal:   "≤ " + fmtNum(limit),
 			Value:  fmtNum(c.CallsPerCert.Median),
 			Status: status(c.CallsPerCert.Median <= limit),
@@ -46,28 +45,23 @@ func targets(r *Results) []Target {
 		where = append(where, fmt.Sprintf("%s %s, of which Events %s", label, fmtNum(c.WritesPerCert.Median), fmtNum(c.EventsPerCert.Median)))
 	}
 	for _, c := range r.B {
-		check(fmt.Sprintf("B %gs:", c.ValidationDelaySeconds), c.CostStats)
+		check(fmt.Sprintf("B %s %gs:", c.OrderAPI, c.ValidationDelaySeconds), c.CostStats)
 	}
 	if r.A != nil {
-		check(fmt.Sprintf("A N=%d:", r.A.N), r.A.Cost)
+		check(fmt.Sprintf("A CSR N=%d:", r.A.N), r.A.Cost)
+		if r.A.InstanceRounds > 0 {
+			check(fmt.Sprintf("A Instance N=%d:", r.A.N), r.A.InstanceCost)
+		}
 	}
 	out = append(out, Target{
 		Name: "Issuer API-server writes (POST/PUT/PATCH) per certificate", Goal: "≤ 3",
 		Value: fmtNum(worst), Status: status(worst <= 3), Note: strings.Join(where, "; "),
 	})
 	if a := r.A; a != nil {
-		t := Target{
-			Name:   fmt.Sprintf("Time-to-Ready ratio this issuer / CA issuer (median p50), N=%d", a.N),
-			Goal:   "≤ 1.25 at N=200",
-			Value:  fmtNum(a.RatioP50),
-			Status: status(a.RatioP50 <= 1.25),
-			Note:   fmt.Sprintf("p50 %ss vs %ss; wall-time ratio %s", fmtNum(a.Aliyun.P50.Median), fmtNum(a.CA.P50.Median), fmtNum(a.RatioWall)),
+		out = append(out, ratioTarget(a, "CSR", a.Aliyun, a.RatioP50, a.RatioWall))
+		if a.InstanceRounds > 0 {
+			out = append(out, ratioTarget(a, "Instance", a.Instance, a.InstanceRatioP50, a.InstanceRatioWall))
 		}
-		if a.N != 200 {
-			t.Status = "not measured"
-			t.Note += fmt.Sprintf("; measured at N=%d, the goal is for N=200", a.N)
-		}
-		out = append(out, t)
 		rss := Target{
 			Name:  "Issuer peak RSS at N=1000",
 			Goal:  "≤ 80 MiB",
@@ -82,6 +76,40 @@ func targets(r *Results) []Target {
 		out = append(out, rss)
 	}
 	return out
+}
+
+// callsLimit is the goal for Alibaba Cloud calls per certificate: the V1.0
+// CSR flow needs an order and one state query when validation is immediate;
+// the V2.0 Instance flow writes the CSR onto an instance, submits, and reads
+// the instance and the certificate back (≤ 6), and ≤ 8 when it must poll
+// through a slow validation.
+func callsLimit(orderAPI string, delaySeconds float64) float64 {
+	switch {
+	case orderAPI == string(v1alpha1.OrderAPIInstance) && delaySeconds > 0:
+		return 8
+	case orderAPI == string(v1alpha1.OrderAPIInstance):
+		return 6
+	case delaySeconds > 0:
+		return 6
+	default:
+		return 2
+	}
+}
+
+// ratioTarget judges one order API's time to Ready against the CA issuer.
+func ratioTarget(a *Throughput, orderAPI string, t *IssuerThroughput, ratioP50, ratioWall float64) Target {
+	tg := Target{
+		Name:   fmt.Sprintf("Time-to-Ready ratio this issuer (orderAPI %s) / CA issuer (median p50), N=%d", orderAPI, a.N),
+		Goal:   "≤ 1.25 at N=200",
+		Value:  fmtNum(ratioP50),
+		Status: status(ratioP50 <= 1.25),
+		Note:   fmt.Sprintf("p50 %ss vs %ss; wall-time ratio %s", fmtNum(t.P50.Median), fmtNum(a.CA.P50.Median), fmtNum(ratioWall)),
+	}
+	if a.N != 200 {
+		tg.Status = "not measured"
+		tg.Note += fmt.Sprintf("; measured at N=%d, the goal is for N=200", a.N)
+	}
+	return tg
 }
 
 // fmtNum prints a number with at most two decimals.
@@ -113,26 +141,45 @@ func markdown(r *Results) string {
 	if len(r.Settings.IssuerArgs) > 0 {
 		p("; issuer flags `%s` throughout", strings.Join(r.Settings.IssuerArgs, " "))
 	}
-	p("; %s keys; simulator validation %s. Figures are the median (min–max) over rounds.\n\n", r.Settings.KeyAlgorithm, r.Settings.Validation)
+	p("; %s keys; simulator validation %s", r.Settings.KeyAlgorithm, r.Settings.Validation)
+	if r.Settings.V2Instances > 0 {
+		p(", %d V2.0 subscription instances for orderAPI Instance (one per Certificate), validation records %ss after the submission", r.Settings.V2Instances, fmtNum(r.Settings.RecordsDelaySeconds))
+	}
+	p(". Figures are the median (min–max) over rounds.\n\n")
 
 	if a := r.A; a != nil {
-		p("**A. Throughput**: %d Certificates created at once, %d rounds per issuer, alternating.\n\n", a.N, a.Rounds)
-		p("| Issuer | All Ready (s) | p50 (s) | p90 (s) | p99 (s) |\n|---|---|---|---|---|\n")
-		for _, row := range []struct {
-			name string
-			t    *IssuerThroughput
-		}{{"aliyun-cas-issuer (simulator, no delay)", a.Aliyun}, {"cert-manager CA issuer", a.CA}} {
-			p("| %s | %s | %s | %s | %s |\n", row.name, fmtStat(row.t.Wall), fmtStat(row.t.P50), fmtStat(row.t.P90), fmtStat(row.t.P99))
+		p("**A. Throughput**: %d Certificates created at once, alternating: %d rounds of the CSR issuer and of the CA issuer", a.N, a.Rounds)
+		if a.InstanceRounds > 0 {
+			p(", %d of the Instance issuer", a.InstanceRounds)
+			if a.InstanceRounds < a.Rounds {
+				p(" (fewer, to keep `make bench` short; `-instance-rounds` sets it)")
+			}
 		}
-		p("\nRatio this issuer / CA issuer: %s (median p50), %s (median wall time). ", fmtNum(a.RatioP50), fmtNum(a.RatioWall))
-		p("Per certificate in these rounds: %s Alibaba Cloud calls, %s API-server writes.\n\n", fmtStat(a.Cost.CallsPerCert), fmtStat(a.Cost.WritesPerCert))
+		p(".\n\n| Issuer | Rounds | All Ready (s) | p50 (s) | p90 (s) | p99 (s) | Alibaba calls/cert | API-server writes/cert |\n|---|---|---|---|---|---|---|---|\n")
+		row := func(name string, rounds int, t *IssuerThroughput, c *CostStats) {
+			calls, writes := "–", "–"
+			if c != nil {
+				calls, writes = fmtStat(c.CallsPerCert), fmtStat(c.WritesPerCert)
+			}
+			p("| %s | %d | %s | %s | %s | %s | %s | %s |\n", name, rounds, fmtStat(t.Wall), fmtStat(t.P50), fmtStat(t.P90), fmtStat(t.P99), calls, writes)
+		}
+		row("aliyun-cas-issuer, orderAPI CSR (simulator, no validation delay)", a.Rounds, a.Aliyun, &a.Cost)
+		if a.InstanceRounds > 0 {
+			row("aliyun-cas-issuer, orderAPI Instance (simulator, no validation delay)", a.InstanceRounds, a.Instance, &a.InstanceCost)
+		}
+		row("cert-manager CA issuer", a.Rounds, a.CA, nil)
+		p("\nRatio this issuer / CA issuer (median p50, median wall time): orderAPI CSR %s, %s", fmtNum(a.RatioP50), fmtNum(a.RatioWall))
+		if a.InstanceRounds > 0 {
+			p("; orderAPI Instance %s, %s", fmtNum(a.InstanceRatioP50), fmtNum(a.InstanceRatioWall))
+		}
+		p(".\n\n")
 	}
 
 	if len(r.B) > 0 {
 		p("**B. Cost per certificate** (N=%d):\n\n", r.B[0].N)
-		p("| Validation delay | Rounds | Alibaba calls/cert | Calls by action | API-server writes/cert | Writes by request | p50 to Ready (s) |\n|---|---|---|---|---|---|---|\n")
+		p("| Order API | Validation delay | Rounds | Alibaba calls/cert | Calls by action | API-server writes/cert | Writes by request | p50 to Ready (s) |\n|---|---|---|---|---|---|---|---|\n")
 		for _, c := range r.B {
-			p("| %gs | %d | %s | %s | %s | %s | %s |\n", c.ValidationDelaySeconds, c.Rounds, fmtStat(c.CallsPerCert),
+			p("| %s | %gs | %d | %s | %s | %s | %s | %s |\n", c.OrderAPI, c.ValidationDelaySeconds, c.Rounds, fmtStat(c.CallsPerCert),
 				breakdown(c.CallsByAction, true), fmtStat(c.WritesPerCert), breakdown(c.WritesByRequest, true), fmtStat(c.P50))
 		}
 		poll := r.B[0].PollInterval
@@ -143,7 +190,7 @@ func markdown(r *Results) string {
 	}
 
 	if c := r.C; c != nil {
-		p("**C. Throttling**: the simulator allows %s calls/s; the issuer's client limit is %s calls/s (burst %d).\n\n", fmtNum(c.SimQPS), fmtNum(c.ClientRate), c.ClientBurst)
+		p("**C. Throttling** (orderAPI CSR): the simulator allows %s calls/s; the issuer's client limit is %s calls/s (burst %d).\n\n", fmtNum(c.SimQPS), fmtNum(c.ClientRate), c.ClientBurst)
 		p("| N | Issued | All Ready (s) | Calls/s reaching the simulator | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert |\n|---|---|---|---|---|---|---|---|\n")
 		p("| %d | %d | %s | %s | %s | %s | %s | %s |\n\n", c.N, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtStat(c.Peak1s),
 			fmtStat(c.AcceptedRate), fmtStat(c.ThrottledPerCert), fmtStat(c.CallsPerCert))
@@ -151,8 +198,13 @@ func markdown(r *Results) string {
 
 	if a := r.A; a != nil {
 		res := a.Resources
-		p("**Issuer process** (scenario A):\n\n| N | Peak RSS (MiB) | CPU s per round | CPU ms per certificate |\n|---|---|---|---|\n")
-		p("| %d | %s | %s | %s |\n\n", res.N, fmtNum(res.PeakRSSMiB), fmtStat(res.CPUSeconds), fmtStat(a.Cost.CPUMsPerCert))
+		p("**Issuer process** (scenario A; one process serves both issuers, so the peak RSS is over all rounds):\n\n")
+		p("| Order API | N | Peak RSS (MiB) | CPU s per round | CPU ms per certificate |\n|---|---|---|---|---|\n")
+		p("| CSR | %d | %s | %s | %s |\n", res.N, fmtNum(res.PeakRSSMiB), fmtStat(res.CPUSeconds), fmtStat(a.Cost.CPUMsPerCert))
+		if a.InstanceRounds > 0 {
+			p("| Instance | %d | %s | %s | %s |\n", res.N, fmtNum(res.PeakRSSMiB), fmtStat(res.InstanceCPUSeconds), fmtStat(a.InstanceCost.CPUMsPerCert))
+		}
+		p("\n")
 	}
 
 	p("**Targets**:\n\n| Target | Goal | Measured | Status |\n|---|---|---|---|\n")

@@ -10,13 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // Config says what to run.
 type Config struct {
-	// N Certificates per round of scenario A; Rounds rounds per issuer.
-	N, Rounds int
+	// N Certificates per round of scenario A; Rounds rounds per issuer,
+	// InstanceRounds of them (at most Rounds) also with orderAPI Instance.
+	N, Rounds, InstanceRounds int
 	// ThroughputArgs are issuer flags for scenario A only, e.g. the raised
 	// client rate limit; the other scenarios run the issuer with the
 	// default limit, restarting it.
@@ -57,6 +59,7 @@ type Results struct {
 type Settings struct {
 	N                 int      `json:"n"`
 	Rounds            int      `json:"rounds"`
+	InstanceRounds    int      `json:"instanceRounds"`
 	CostN             int      `json:"costN"`
 	CostDelaySeconds  float64  `json:"costDelaySeconds"`
 	ThrottleN         int      `json:"throttleN"`
@@ -67,6 +70,11 @@ type Settings struct {
 	KeyAlgorithm      string   `json:"keyAlgorithm"`
 	CertManagerWorker int      `json:"certManagerWorkersPerController"`
 	Validation        string   `json:"simulatorValidation"`
+	// V2Instances is how many V2.0 subscription instances the simulator
+	// sells at start (one per Certificate of the Instance rounds);
+	// RecordsDelaySeconds the time from a V2.0 submission to its records.
+	V2Instances         int     `json:"simulatorV2Instances"`
+	RecordsDelaySeconds float64 `json:"simulatorRecordsDelaySeconds"`
 }
 
 // Machine describes where the numbers come from.
@@ -82,6 +90,8 @@ type Machine struct {
 // Run runs the scenarios and writes the results.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
 	start := time.Now()
+	cfg.InstanceRounds = min(cfg.InstanceRounds, cfg.Rounds)
+	instances := instancesNeeded(cfg)
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Log, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
@@ -89,14 +99,15 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		Date:    start.UTC().Format(time.RFC3339),
 		Machine: machine(),
 		Settings: Settings{
-			N: cfg.N, Rounds: cfg.Rounds, CostN: cfg.CostN, CostDelaySeconds: cfg.CostDelay.Seconds(),
+			N: cfg.N, Rounds: cfg.Rounds, InstanceRounds: cfg.InstanceRounds, CostN: cfg.CostN, CostDelaySeconds: cfg.CostDelay.Seconds(),
 			ThrottleN: cfg.ThrottleN, ThrottleQPS: cfg.ThrottleQPS,
 			ClientRateLimit: signer.DefaultRateLimit, ClientBurst: signer.DefaultBurst,
 			IssuerArgs: cfg.IssuerArgs, KeyAlgorithm: "ECDSA P-256", CertManagerWorker: 5, Validation: "auto",
+			V2Instances: instances, RecordsDelaySeconds: recordsDelay.Seconds(),
 		},
 	}
 	logf("starting kube-apiserver, etcd, cert-manager's controllers, the simulator and the issuer")
-	e, err := startEnv(ctx, cfg.IssuerArgs, logf)
+	e, err := startEnv(ctx, cfg.IssuerArgs, instances, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +119,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 
-	logf("scenario A: throughput, %d Certificates at once, %d rounds per issuer", cfg.N, cfg.Rounds)
-	if res.A, err = runThroughput(ctx, e, cfg.N, cfg.Rounds, cfg.ThroughputArgs); err != nil {
+	logf("scenario A: throughput, %d Certificates at once, %d rounds per issuer (%d with orderAPI Instance)", cfg.N, cfg.Rounds, cfg.InstanceRounds)
+	if res.A, err = runThroughput(ctx, e, cfg.N, cfg.Rounds, cfg.InstanceRounds, cfg.ThroughputArgs); err != nil {
 		return fail(fmt.Errorf("scenario A: %w", err))
 	}
 
@@ -121,19 +132,21 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := e.startIssuer(ctx, nil); err != nil {
 		return fail(fmt.Errorf("restarting the issuer with its default rate limit: %w", err))
 	}
-	ref, err := e.aliyunIssuer(ctx, "bench-cost", cfg.CostPollInterval)
-	if err != nil {
-		return fail(fmt.Errorf("scenario B: %w", err))
-	}
-	for _, d := range []struct {
-		delay  time.Duration
-		rounds int
-	}{{0, cfg.Rounds}, {cfg.CostDelay, cfg.CostDelayedRounds}} {
-		c, err := runCost(ctx, e, ref, poll, cfg.CostN, d.rounds, d.delay)
+	for _, api := range []v1alpha1.OrderAPI{v1alpha1.OrderAPICSR, v1alpha1.OrderAPIInstance} {
+		ref, err := e.aliyunIssuer(ctx, costIssuerName(api), api, cfg.CostPollInterval)
 		if err != nil {
-			return fail(fmt.Errorf("scenario B (validation delay %s): %w", d.delay, err))
+			return fail(fmt.Errorf("scenario B (orderAPI %s): %w", api, err))
 		}
-		res.B = append(res.B, c)
+		for _, d := range []struct {
+			delay  time.Duration
+			rounds int
+		}{{0, cfg.Rounds}, {cfg.CostDelay, cfg.CostDelayedRounds}} {
+			c, err := runCost(ctx, e, ref, api, poll, cfg.CostN, d.rounds, d.delay)
+			if err != nil {
+				return fail(fmt.Errorf("scenario B (orderAPI %s, validation delay %s): %w", api, d.delay, err))
+			}
+			res.B = append(res.B, c)
+		}
 	}
 
 	logf("scenario C: throttling at %g calls/s, N=%d", cfg.ThrottleQPS, cfg.ThrottleN)
@@ -148,6 +161,22 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	logf("done: results in %s", cfg.OutDir)
 	return res, nil
+}
+
+// instancesNeeded is how many V2.0 instances the Instance rounds use: each
+// new Certificate binds an instance of its own, and every round creates new
+// Certificates. A tenth more leaves room for a retried choice.
+func instancesNeeded(cfg Config) int {
+	n := cfg.N*cfg.InstanceRounds + cfg.CostN*(cfg.Rounds+cfg.CostDelayedRounds)
+	return n + n/10 + 1
+}
+
+// costIssuerName is scenario B's issuer for one order API.
+func costIssuerName(api v1alpha1.OrderAPI) string {
+	if api == v1alpha1.OrderAPICSR {
+		return "bench-cost"
+	}
+	return "bench-cost-" + strings.ToLower(string(api))
 }
 
 // write puts the table on stdout and results.md, results.json and

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 )
 
 // readyBound is how long a batch of n may take before the bench fails:
@@ -41,16 +43,25 @@ func (t *IssuerThroughput) add(r BatchResult) {
 
 // Throughput is scenario A.
 type Throughput struct {
-	N      int               `json:"n"`
-	Rounds int               `json:"rounds"`
-	Aliyun *IssuerThroughput `json:"aliyunCASIssuer"`
-	CA     *IssuerThroughput `json:"certManagerCAIssuer"`
+	N      int `json:"n"`
+	Rounds int `json:"rounds"`
+	// Aliyun is the issuer with orderAPI CSR (V1.0 packages), Rounds
+	// rounds; Instance the issuer with orderAPI Instance (V2.0
+	// subscription instances), InstanceRounds rounds.
+	Aliyun         *IssuerThroughput `json:"aliyunCASIssuer"`
+	Instance       *IssuerThroughput `json:"aliyunCASIssuerInstance"`
+	InstanceRounds int               `json:"instanceRounds"`
+	CA             *IssuerThroughput `json:"certManagerCAIssuer"`
 	// RatioP50 is the median over rounds of the issuer's p50 divided by
 	// the CA issuer's; RatioWall the same for wall times.
-	RatioP50  float64 `json:"ratioMedianP50"`
-	RatioWall float64 `json:"ratioMedianWall"`
-	// Cost is the issuer's cost per certificate in these rounds.
-	Cost CostStats `json:"aliyunCost"`
+	RatioP50          float64 `json:"ratioMedianP50"`
+	RatioWall         float64 `json:"ratioMedianWall"`
+	InstanceRatioP50  float64 `json:"instanceRatioMedianP50"`
+	InstanceRatioWall float64 `json:"instanceRatioMedianWall"`
+	// Cost is the issuer's cost per certificate in these rounds, with
+	// orderAPI CSR; InstanceCost with orderAPI Instance.
+	Cost         CostStats `json:"aliyunCost"`
+	InstanceCost CostStats `json:"aliyunInstanceCost"`
 	// Resources of the issuer process over the scenario.
 	Resources Resources `json:"issuerResources"`
 	// IssuerArgs are the issuer's flags in this scenario (the client rate
@@ -65,32 +76,52 @@ type Resources struct {
 	// kernel allows, else since the process started).
 	PeakRSSMiB float64 `json:"peakRSSMiB"`
 	PeakReset  bool    `json:"peakResetAtStart"`
-	// CPUSeconds is utime+stime per round of this issuer.
-	CPUSeconds Stat `json:"cpuSecondsPerRound"`
+	// CPUSeconds is utime+stime per round of this issuer (orderAPI CSR;
+	// InstanceCPUSeconds orderAPI Instance).
+	CPUSeconds         Stat `json:"cpuSecondsPerRound"`
+	InstanceCPUSeconds Stat `json:"instanceCPUSecondsPerRound"`
 }
 
-// runThroughput is scenario A: N Certificates at once, this issuer and the
-// CA issuer alternately, rounds times each.
-func runThroughput(ctx context.Context, e *env, n, rounds int, issuerArgs []string) (*Throughput, error) {
+// runThroughput is scenario A: N Certificates at once, this issuer (orderAPI
+// CSR, then orderAPI Instance in the first instanceRounds rounds) and the CA
+// issuer alternately, rounds times each.
+func runThroughput(ctx context.Context, e *env, n, rounds, instanceRounds int, issuerArgs []string) (*Throughput, error) {
 	if err := e.startIssuer(ctx, issuerArgs); err != nil {
 		return nil, err
 	}
-	ref, err := e.aliyunIssuer(ctx, "bench-throughput", 0)
+	csrRef, err := e.aliyunIssuer(ctx, "bench-throughput", v1alpha1.OrderAPICSR, 0)
+	if err != nil {
+		return nil, err
+	}
+	instRef, err := e.aliyunIssuer(ctx, "bench-throughput-instance", v1alpha1.OrderAPIInstance, 0)
 	if err != nil {
 		return nil, err
 	}
 	pid := e.f.Issuer.Pid()
-	res := &Throughput{N: n, Rounds: rounds, Aliyun: &IssuerThroughput{}, CA: &IssuerThroughput{}, IssuerArgs: issuerArgs}
+	res := &Throughput{N: n, Rounds: rounds, InstanceRounds: instanceRounds, IssuerArgs: issuerArgs,
+		Aliyun: &IssuerThroughput{}, Instance: &IssuerThroughput{}, CA: &IssuerThroughput{}}
 	res.Resources.N = n
 	res.Resources.PeakReset = resetPeakRSS(pid) == nil
-	var costs []roundCost
-	var cpu []float64
+	type issuerRounds struct {
+		costs []roundCost
+		cpu   []float64
+	}
+	var csr, inst issuerRounds
 	for r := 1; r <= rounds; r++ {
 		for _, which := range []struct {
-			name string
-			ref  cmmeta.IssuerReference
-			into *IssuerThroughput
-		}{{"aliyun", ref, res.Aliyun}, {"ca", caRef(), res.CA}} {
+			name   string
+			ref    cmmeta.IssuerReference
+			into   *IssuerThroughput
+			rounds int
+			cost   *issuerRounds // nil: not this issuer's
+		}{
+			{"csr", csrRef, res.Aliyun, rounds, &csr},
+			{"inst", instRef, res.Instance, instanceRounds, &inst},
+			{"ca", caRef(), res.CA, rounds, nil},
+		} {
+			if r > which.rounds {
+				continue
+			}
 			ns := fmt.Sprintf("bench-a-%s-%d", which.name, r)
 			before, err := e.snapshot(ctx)
 			if err != nil {
@@ -108,11 +139,11 @@ func runThroughput(ctx context.Context, e *env, n, rounds int, issuerArgs []stri
 				return nil, err
 			}
 			which.into.add(br)
-			e.log("A round %d/%d %-6s N=%d: wall %.1fs, p50 %.2fs, p99 %.2fs", r, rounds, which.name, n,
+			e.log("A round %d/%d %-4s N=%d: wall %.1fs, p50 %.2fs, p99 %.2fs", r, which.rounds, which.name, n,
 				br.Wall(), percentile(br.Latencies, 50), percentile(br.Latencies, 99))
-			if which.name == "aliyun" {
-				costs = append(costs, costOf(before, after, n))
-				cpu = append(cpu, (after.proc.CPU - before.proc.CPU).Seconds())
+			if which.cost != nil {
+				which.cost.costs = append(which.cost.costs, costOf(before, after, n))
+				which.cost.cpu = append(which.cost.cpu, (after.proc.CPU - before.proc.CPU).Seconds())
 			}
 			if err := e.cleanup(ctx, ns); err != nil {
 				return nil, err
@@ -124,11 +155,14 @@ func runThroughput(ctx context.Context, e *env, n, rounds int, issuerArgs []stri
 		return nil, err
 	}
 	res.Resources.PeakRSSMiB = round3(mib(end.PeakRSS))
-	res.Resources.CPUSeconds = statOf(cpu...).rounded()
-	res.Cost = summarizeCosts(costs)
+	res.Resources.CPUSeconds = statOf(csr.cpu...).rounded()
+	res.Resources.InstanceCPUSeconds = statOf(inst.cpu...).rounded()
+	res.Cost, res.InstanceCost = summarizeCosts(csr.costs), summarizeCosts(inst.costs)
 	res.RatioP50 = round3(res.Aliyun.P50.Median / res.CA.P50.Median)
 	res.RatioWall = round3(res.Aliyun.Wall.Median / res.CA.Wall.Median)
-	for _, t := range []*IssuerThroughput{res.Aliyun, res.CA} {
+	res.InstanceRatioP50 = round3(res.Instance.P50.Median / res.CA.P50.Median)
+	res.InstanceRatioWall = round3(res.Instance.Wall.Median / res.CA.Wall.Median)
+	for _, t := range []*IssuerThroughput{res.Aliyun, res.Instance, res.CA} {
 		t.Wall, t.P50, t.P90, t.P99 = t.Wall.rounded(), t.P50.rounded(), t.P90.rounded(), t.P99.rounded()
 	}
 	return res, nil
@@ -136,6 +170,8 @@ func runThroughput(ctx context.Context, e *env, n, rounds int, issuerArgs []stri
 
 // Cost is scenario B at one validation delay.
 type Cost struct {
+	// OrderAPI is the issuer's spec.orderAPI (CSR or Instance).
+	OrderAPI               string  `json:"orderAPI"`
 	N                      int     `json:"n"`
 	Rounds                 int     `json:"rounds"`
 	ValidationDelaySeconds float64 `json:"validationDelaySeconds"`
@@ -148,10 +184,10 @@ type Cost struct {
 
 // runCost is scenario B: n Certificates with the simulator's validation
 // taking delay; rounds times.
-func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, pollInterval string, n, rounds int, delay time.Duration) (*Cost, error) {
+func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, orderAPI v1alpha1.OrderAPI, pollInterval string, n, rounds int, delay time.Duration) (*Cost, error) {
 	e.f.Sim.SetDelays(delay, 0)
 	defer e.f.Sim.SetDelays(0, 0)
-	res := &Cost{N: n, Rounds: rounds, ValidationDelaySeconds: delay.Seconds(), PollInterval: pollInterval}
+	res := &Cost{OrderAPI: string(orderAPI), N: n, Rounds: rounds, ValidationDelaySeconds: delay.Seconds(), PollInterval: pollInterval}
 	var costs []roundCost
 	var wall, p50 []float64
 	for r := 1; r <= rounds; r++ {
@@ -175,8 +211,8 @@ func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, pollInterv
 		costs = append(costs, c)
 		wall = append(wall, br.Wall())
 		p50 = append(p50, percentile(br.Latencies, 50))
-		e.log("B round %d/%d delay %s N=%d: wall %.1fs, %.2f calls/cert, %.2f writes/cert",
-			r, rounds, delay, n, br.Wall(), c.callsTotal, c.writes)
+		e.log("B %s round %d/%d delay %s N=%d: wall %.1fs, %.2f calls/cert, %.2f writes/cert",
+			orderAPI, r, rounds, delay, n, br.Wall(), c.callsTotal, c.writes)
 		if err := e.cleanup(ctx, ns); err != nil {
 			return nil, err
 		}
@@ -206,7 +242,7 @@ type Throttle struct {
 // runThrottle is scenario C: the simulator throttles at qps while n
 // Certificates are issued.
 func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
-	ref, err := e.aliyunIssuer(ctx, "bench-throttle", 0)
+	ref, err := e.aliyunIssuer(ctx, "bench-throttle", v1alpha1.OrderAPICSR, 0)
 	if err != nil {
 		return nil, err
 	}

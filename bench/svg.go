@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -23,7 +24,10 @@ func latencySVG(a *Throughput) []byte {
 		return []byte(b.String())
 	}
 	maxX := 0.0
-	for _, t := range []*IssuerThroughput{a.Aliyun, a.CA} {
+	for _, t := range []*IssuerThroughput{a.Aliyun, a.Instance, a.CA} {
+		if t == nil {
+			continue
+		}
 		for _, l := range t.Latencies {
 			if len(l) > 0 {
 				maxX = math.Max(maxX, l[len(l)-1])
@@ -35,7 +39,7 @@ func latencySVG(a *Throughput) []byte {
 	x := func(v float64) float64 { return left + v/maxX*pw }
 	y := func(f float64) float64 { return top + (1-f)*ph }
 
-	p(`<text x="%d" y="24" font-size="15" font-weight="bold">Time to Ready, %d Certificates created at once (%d rounds each)</text>`+"\n", left, a.N, a.Rounds)
+	p(`<text x="%d" y="24" font-size="15" font-weight="bold">Time to Ready, %d Certificates created at once (up to %d rounds each)</text>`+"\n", left, a.N, a.Rounds)
 	// Grid and axes.
 	for f := 0.0; f <= 1.0001; f += 0.25 {
 		p(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", left, y(f), left+pw, y(f))
@@ -49,13 +53,16 @@ func latencySVG(a *Throughput) []byte {
 	p(`<text x="%d" y="%d" text-anchor="middle">seconds</text>`+"\n", left+pw/2, h-14)
 	p(`<text x="16" y="%d" text-anchor="middle" transform="rotate(-90 16 %d)">Certificates Ready</text>`+"\n", top+ph/2, top+ph/2)
 
-	series := []struct {
+	type line struct {
 		label, color string
 		t            *IssuerThroughput
-	}{
-		{"aliyun-cas-issuer (simulator)", "#d9480f", a.Aliyun},
+	}
+	series := []line{
+		{"aliyun-cas-issuer, CSR (simulator)", "#d9480f", a.Aliyun},
+		{"aliyun-cas-issuer, Instance (simulator)", "#2f9e44", a.Instance},
 		{"cert-manager CA issuer", "#1c7ed6", a.CA},
 	}
+	series = slices.DeleteFunc(series, func(s line) bool { return s.t == nil || len(s.t.Latencies) == 0 })
 	for i, s := range series {
 		for _, l := range s.t.Latencies {
 			n := float64(len(l))
@@ -68,8 +75,8 @@ func latencySVG(a *Throughput) []byte {
 		}
 		// The legend sits bottom right, where a CDF has no line.
 		ly := top + ph - 16 - (len(series)-1-i)*18
-		p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", left+pw-250, ly, left+pw-226, ly, s.color)
-		p(`<text x="%d" y="%d" dominant-baseline="middle">%s, p50 %ss</text>`+"\n", left+pw-220, ly, s.label, fmtNum(s.t.P50.Median))
+		p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", left+pw-330, ly, left+pw-306, ly, s.color)
+		p(`<text x="%d" y="%d" dominant-baseline="middle">%s, p50 %ss</text>`+"\n", left+pw-300, ly, s.label, fmtNum(s.t.P50.Median))
 	}
 	p("</svg>\n")
 	return []byte(b.String())
