@@ -233,13 +233,13 @@ type crashingSigner struct {
 	crash func()
 }
 
-func (s *crashingSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Result, error) {
+func (s *crashingSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Outcome, error) {
 	res, err := s.Signer.Sign(ctx, req, &crashingStore{StateStore: store, crash: s.crash})
 	if err == nil && res.State != nil && res.State.OrderID != "" {
 		// Issued at the first look: the id would be written with the
 		// certificate, which the dying process never gets to.
 		s.crash()
-		return signer.Result{}, errors.New("process died")
+		return signer.Outcome{}, errors.New("process died")
 	}
 	return res, err
 }

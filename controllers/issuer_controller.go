@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -107,7 +106,7 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 		reason, msg := checkFailure(err, secrets)
 		_, newReason := setIssuerReady(iss, metav1.ConditionFalse, reason, msg)
 		if perr := patchIssuerStatus(ctx, r.Client, iss, base); perr != nil {
-			return r.requeueOnConflict(perr)
+			return requeueOnWriteRace(perr)
 		}
 		if newReason {
 			issuerEvent(r.Recorder, iss, "Warning", reason, "Check", msg)
@@ -118,25 +117,28 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	r.backoff.Forget(req.NamespacedName)
 
-	spec := iss.GetSpec()
-	st.PackageState, st.UsableInstances = nil, nil
-	if orDefault(string(spec.OrderAPI), string(v1alpha1.OrderAPICSR)) == string(v1alpha1.OrderAPICSR) {
+	st.PackageState, st.UsableInstances, st.InFlightInstances = nil, nil, nil
+	if q := health.Quota; q != nil {
 		st.PackageState = &v1alpha1.PackageState{
-			Total:     int32(health.Total),
-			Used:      int32(health.Used),
-			Issued:    int32(health.Issued),
-			Remaining: int32(max(health.Total-health.Used, 0)),
+			Total:     int32(q.Total),
+			Used:      int32(q.Used),
+			Issued:    int32(q.Issued),
+			Remaining: int32(max(q.Total-q.Used, 0)),
 		}
 	}
-	if health.UsableInstances >= 0 && spec.OrderAPI == v1alpha1.OrderAPIDVOrder {
-		n := int32(health.UsableInstances)
-		st.UsableInstances = &n
+	if n := health.UsableInstances; n != nil {
+		v := int32(*n)
+		st.UsableInstances = &v
 	}
-	msg := readyMessage(spec, health)
+	if n := health.InFlightInstances; n != nil {
+		v := int32(*n)
+		st.InFlightInstances = &v
+	}
+	msg := scrub(health.Summary, secrets)
 	wasReady := v1alpha1.IsReady(base)
 	setIssuerReady(iss, metav1.ConditionTrue, v1alpha1.ReasonChecked, msg)
 	if err := patchIssuerStatus(ctx, r.Client, iss, base); err != nil {
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	if !wasReady {
 		issuerEvent(r.Recorder, iss, "Normal", eventChecked, "Check", msg)
@@ -145,37 +147,16 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{RequeueAfter: r.opts.HealthCheckInterval}, nil
 }
 
-func (r *IssuerReconciler) requeueOnConflict(err error) (ctrl.Result, error) {
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
-	}
-	return ctrl.Result{}, err
-}
-
 // checkFailure is the condition reason and message of a failed check.
 func checkFailure(err error, secrets []string) (reason, msg string) {
 	reason = v1alpha1.ReasonCheckFailed
 	inner := err
-	var te *signer.TransientError
 	if ie, ok := signer.AsIssuer(err); ok {
 		reason, inner = ie.Reason, ie.Err
 	} else if pe, ok := signer.AsPermanent(err); ok {
 		reason, inner = pe.Reason, pe.Err
-	} else if errors.As(err, &te) {
+	} else if te, ok := signer.AsTransient(err); ok {
 		reason, inner = te.Reason, te.Err
 	}
 	return conditionReason(reason, v1alpha1.ReasonCheckFailed), scrub(inner.Error(), secrets)
-}
-
-// readyMessage summarises a successful check for people.
-func readyMessage(spec *v1alpha1.IssuerSpec, h signer.Health) string {
-	endpoint := orDefault(spec.Endpoint, v1alpha1.DefaultEndpoint)
-	if spec.OrderAPI == v1alpha1.OrderAPIDVOrder {
-		if h.UsableInstances >= 0 {
-			return fmt.Sprintf("checked %s: %d usable certificate instances", endpoint, h.UsableInstances)
-		}
-		return "checked " + endpoint
-	}
-	product := orDefault(spec.ProductCode, v1alpha1.DefaultProductCode)
-	return fmt.Sprintf("checked %s: %d of %d certificates of %s left", endpoint, max(h.Total-h.Used, 0), h.Total, product)
 }

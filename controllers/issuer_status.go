@@ -72,7 +72,7 @@ func issuerEvent(rec events.EventRecorder, iss runtime.Object, typ, reason, acti
 var reasonInvalid = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
 // conditionReason turns a signer reason (which may be an API error code such
-// as "Throttling.User") into a valid condition reason (CamelCase).
+// as "Throttling.User") into a valid condition or Event reason (CamelCase).
 func conditionReason(reason, fallback string) string {
 	r := reasonInvalid.ReplaceAllString(reason, "")
 	if r == "" || !(r[0] >= 'A' && r[0] <= 'Z' || r[0] >= 'a' && r[0] <= 'z') {
@@ -83,6 +83,3 @@ func conditionReason(reason, fallback string) string {
 	}
 	return r
 }
-
-// eventReason is conditionReason for Event reasons.
-func eventReason(reason, fallback string) string { return conditionReason(reason, fallback) }

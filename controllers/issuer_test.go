@@ -128,7 +128,7 @@ func TestIssuerValidation(t *testing.T) {
 		}
 		s := got.Spec
 		ref := s.Auth.AccessKeySecretRef
-		if s.Endpoint != v1alpha1.DefaultEndpoint || s.OrderAPI != v1alpha1.OrderAPICSR || s.ProductCode != v1alpha1.DefaultProductCode ||
+		if s.Endpoint != v1alpha1.DefaultEndpoint || s.OrderAPI != v1alpha1.DefaultOrderAPI || s.ProductCode != v1alpha1.DefaultProductCode ||
 			s.Validation.Method != v1alpha1.ValidationMethodDNS || s.PollInterval == nil || s.PollInterval.Duration != 30*time.Second ||
 			ref.AccessKeyIDKey != "access-key-id" || ref.AccessKeySecretKey != "access-key-secret" {
 			t.Errorf("defaults not applied: %+v %+v", s, ref)

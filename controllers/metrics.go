@@ -63,6 +63,7 @@ func init() {
 var createActions = map[string]string{
 	"CreateCertificateWithCsrRequest": signer.OrderAPICSR,
 	"CreateDVOrderAudit":              signer.OrderAPIDVOrder,
+	"ApplyCertificate":                signer.OrderAPIInstance,
 }
 
 func observeCall(c signer.CallInfo) {
@@ -76,7 +77,7 @@ func observeCall(c signer.CallInfo) {
 // orderAPI is the metrics label of an issuer's order API.
 func orderAPI(iss v1alpha1.GenericIssuer) string {
 	if iss == nil || iss.GetSpec().OrderAPI == "" {
-		return signer.OrderAPICSR
+		return string(v1alpha1.DefaultOrderAPI)
 	}
 	return string(iss.GetSpec().OrderAPI)
 }
@@ -88,7 +89,7 @@ var pendingSet = struct {
 	byUID map[types.UID]string
 }{byUID: map[types.UID]string{}}
 
-func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
+func countPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	api := orderAPI(iss)
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
@@ -98,7 +99,7 @@ func markPending(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer) {
 	}
 }
 
-func unmarkPending(cr *cmapi.CertificateRequest) {
+func uncountPending(cr *cmapi.CertificateRequest) {
 	pendingSet.Lock()
 	defer pendingSet.Unlock()
 	if api, ok := pendingSet.byUID[cr.UID]; ok {
@@ -108,7 +109,7 @@ func unmarkPending(cr *cmapi.CertificateRequest) {
 }
 
 func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now time.Time) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	api := orderAPI(iss)
 	ordersIssued.WithLabelValues(api).Inc()
 	if c := requestCondition(cr, cmapi.CertificateRequestConditionApproved); c != nil && c.LastTransitionTime != nil {
@@ -117,7 +118,7 @@ func observeIssued(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, now
 }
 
 func observeFailed(cr *cmapi.CertificateRequest, iss v1alpha1.GenericIssuer, reason string) {
-	unmarkPending(cr)
+	uncountPending(cr)
 	ordersFailed.WithLabelValues(orderAPI(iss), reason).Inc()
 }
 

@@ -20,7 +20,8 @@ import (
 // Options.CancelGiveUp; after that, or when the issuer is gone, the
 // finalizer goes anyway with a Warning Event, so that a request (or its
 // namespace) can always be deleted.
-func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
+func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
+	r, cr := a.r, a.cr
 	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}
@@ -30,52 +31,43 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 	// A request whose key was adopted handed its order to the request
 	// cert-manager builds from that key: nothing to cancel either.
 	if stateEmpty(st) || ((isIssued(cr) || keyAdopted(cr)) && len(st.ValidationRecords) == 0) {
-		return r.unfinalize(ctx, cr)
+		return a.unfinalize(ctx)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("orderID", st.OrderID, "instanceID", st.InstanceID)
-	what := orderName(st)
-
-	iss, err := r.getIssuer(ctx, cr)
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		r.event(cr, nil, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: its issuer no longer exists")
-		return r.unfinalize(ctx, cr)
+	if isIssued(cr) {
+		// Only its validation records are left to give back.
+		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
 	}
-	entry, err := r.signers.get(ctx, iss)
+
+	if a.iss == nil {
+		iss, err := r.getIssuer(ctx, cr)
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				return ctrl.Result{}, err
+			}
+			r.event(cr, nil, "Warning", eventOrderNotCancelled, actionCancel, st.Name()+" not cancelled: its issuer no longer exists")
+			return a.unfinalize(ctx)
+		}
+		a.iss = iss
+	}
+	var done signer.Cancelled
+	var err error
+	if a.entry == nil {
+		a.entry, err = r.signers.get(ctx, a.iss)
+	}
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-		err = entry.signer.Cancel(cctx, st)
+		done, err = a.entry.signer.Cancel(cctx, st)
 		cancel()
 	}
-	var secrets []string
-	if entry != nil {
-		secrets = entry.secrets
-	}
 	if err == nil {
-		if isIssued(cr) {
-			log.Info("validation records removed")
-			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the domain validation records were removed")
-			return r.unfinalize(ctx, cr)
+		log.Info("released", "what", done.Summary)
+		if done.Reason != "" {
+			r.event(cr, a.iss, "Normal", conditionReason(done.Reason, eventOrderCancelled), actionCancel, scrub(done.Summary, a.secrets()))
 		}
-		if st.OrderID == "" && st.InstanceID != "" && (st.OrderedAt != nil || st.Creating != nil) {
-			// The DV API (2018-07-13) cannot cancel an order: the instance
-			// stays used.
-			log.Info("validation records removed; DV order not cancellable")
-			r.event(cr, iss, "Normal", eventValidationRemoved, "Cancel", "the DV order on "+what+" cannot be cancelled: validation records removed; a DV instance cannot be returned")
-			return r.unfinalize(ctx, cr)
-		}
-		if st.OrderID == "" && st.InstanceID != "" {
-			log.Info("instance reservation released")
-			r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", "nothing was ordered on "+what+"; its reservation is released")
-			return r.unfinalize(ctx, cr)
-		}
-		log.Info("order cancelled")
-		r.event(cr, iss, "Normal", eventOrderCancelled, "Cancel", what+" cancelled; its quota is returned")
-		return r.unfinalize(ctx, cr)
+		return a.unfinalize(ctx)
 	}
-	msg := scrub(err.Error(), secrets)
+	msg := scrub(err.Error(), a.secrets())
 	_, permanent := signer.AsPermanent(err)
 	_, issuerErr := signer.AsIssuer(err)
 	if !permanent && !issuerErr && time.Since(releaseStart(cr)) < r.opts.CancelGiveUp {
@@ -84,30 +76,20 @@ func (r *CertificateRequestReconciler) release(ctx context.Context, cr *cmapi.Ce
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	log.Info("giving up cancelling order", "error", msg)
-	if st.OrderID == "" && st.InstanceID != "" {
-		// A DV order is never cancelled; only its records were at stake.
-		r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", "the validation records of the DV order on "+what+" not removed: "+msg)
-		return r.unfinalize(ctx, cr)
-	}
-	r.event(cr, iss, "Warning", eventOrderNotCancelled, "Cancel", what+" not cancelled: "+msg)
-	return r.unfinalize(ctx, cr)
+	r.event(cr, a.iss, "Warning", eventOrderNotCancelled, actionCancel, msg)
+	return a.unfinalize(ctx)
 }
 
-func (r *CertificateRequestReconciler) unfinalize(ctx context.Context, cr *cmapi.CertificateRequest) (ctrl.Result, error) {
-	r.backoff.Forget(client.ObjectKeyFromObject(cr))
-	if err := removeFinalizer(ctx, r.Client, cr); err != nil {
+func (a *attempt) unfinalize(ctx context.Context) (ctrl.Result, error) {
+	a.r.backoff.Forget(a.key())
+	if err := removeFinalizer(ctx, a.r.Client, a.cr); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
-		return r.requeueOnConflict(err)
+		return requeueOnWriteRace(err)
 	}
 	return ctrl.Result{}, nil
 }
-
-// eventValidationRemoved: the validation records of an issued request were
-// removed after a failed first attempt, or those of a DV order, which
-// cannot be cancelled.
-const eventValidationRemoved = "ValidationRecordsRemoved"
 
 // releaseStart is when the request stopped needing its order.
 func releaseStart(cr *cmapi.CertificateRequest) time.Time {
@@ -121,17 +103,4 @@ func releaseStart(cr *cmapi.CertificateRequest) time.Time {
 		return c.LastTransitionTime.Time
 	}
 	return time.Now()
-}
-
-// orderName names what a request holds remotely, for people.
-func orderName(st signer.OrderState) string {
-	switch {
-	case st.OrderID != "":
-		return "CAS order " + st.OrderID
-	case st.InstanceID != "":
-		return "CAS instance " + st.InstanceID
-	case st.Creating != nil:
-		return "the CAS order being created"
-	}
-	return "the domain validation records"
 }

@@ -5,9 +5,7 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,40 +15,16 @@ import (
 
 // Writing a CertificateRequest's status and Events.
 
-// setPending sets Ready=False/Pending with msg. When the message changes and
-// eventReason is set, it also emits an Event: people hear about each new
-// thing to do once, not at every poll.
-func (r *CertificateRequestReconciler) setPending(ctx context.Context, cr *cmapi.CertificateRequest, msg, eventReason, action string, related ...v1alpha1.GenericIssuer) error {
-	base := cr.DeepCopy()
-	if !setReady(cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending, msg, metav1.Now()) {
-		return nil
-	}
-	if err := r.patchStatus(ctx, cr, base); err != nil {
-		return err
-	}
-	if eventReason != "" {
-		var rel v1alpha1.GenericIssuer
-		if len(related) > 0 {
-			rel = related[0]
-		}
-		typ := "Normal"
-		if eventReason == eventIssuerNotReady || action == actionRetry {
-			typ = "Warning"
-		}
-		r.event(cr, rel, typ, eventReason, action, msg)
-	}
-	return nil
-}
-
 func (r *CertificateRequestReconciler) patchStatus(ctx context.Context, cr, base *cmapi.CertificateRequest) error {
 	// The conditions list is replaced as a whole by a merge patch: guard it
 	// with the resourceVersion so an approval written meanwhile is not lost.
 	return r.Client.Status().Patch(ctx, cr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// requeueOnConflict turns a write conflict into a quiet, short requeue, and
-// ignores a request deleted meanwhile.
-func (r *CertificateRequestReconciler) requeueOnConflict(err error) (ctrl.Result, error) {
+// requeueOnWriteRace is the answer to a failed write of an object someone
+// else changed meanwhile: a conflict is a quiet, short requeue, and an
+// object deleted meanwhile (NotFound) is not an error.
+func requeueOnWriteRace(err error) (ctrl.Result, error) {
 	switch {
 	case apierrors.IsConflict(err):
 		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil

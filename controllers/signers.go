@@ -42,6 +42,9 @@ type signerEntry struct {
 	// secrets are the credential values, scrubbed from every message the
 	// controllers write.
 	secrets []string
+	// poll is the issuer's poll interval (the configuration's, defaults
+	// applied), for pending outcomes that name no time.
+	poll time.Duration
 }
 
 func newSignerSource(c client.Client, r client.Reader, opts Options) *signerSource {
@@ -98,7 +101,7 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	if err != nil {
 		return nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
 	}
-	e := &signerEntry{key: key, signer: sg, secrets: secrets}
+	e := &signerEntry{key: key, signer: sg, secrets: secrets, poll: cfg.WithDefaults().PollInterval}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,7 +178,7 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 	cfg := signer.Config{
 		Endpoint:    orDefault(spec.Endpoint, v1alpha1.DefaultEndpoint),
 		Credentials: creds,
-		OrderAPI:    orDefault(string(spec.OrderAPI), string(v1alpha1.OrderAPICSR)),
+		OrderAPI:    orDefault(string(spec.OrderAPI), string(v1alpha1.DefaultOrderAPI)),
 		ProductCode: orDefault(spec.ProductCode, v1alpha1.DefaultProductCode),
 		Contact: signer.Contact{
 			Username:    spec.Contact.Username,
@@ -197,6 +200,13 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		cfg.DVOrder = signer.DVOrderConfig{
 			InstanceIDs:    append([]string(nil), spec.DVOrder.InstanceIDs...),
 			AdoptServerKey: spec.DVOrder.AdoptServerKey,
+		}
+	}
+	if in := spec.Instance; in != nil {
+		cfg.Instance = signer.InstanceConfig{
+			InstanceIDs: append([]string(nil), in.InstanceIDs...),
+			ContactIDs:  append([]int64(nil), in.ContactIDs...),
+			AutoReissue: in.AutoReissue,
 		}
 	}
 	if err := s.dnsConfig(ctx, iss, &cfg, &secrets); err != nil {

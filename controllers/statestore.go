@@ -19,18 +19,40 @@ import (
 // The order state of a request lives in annotations on the request itself,
 // so that it survives restarts and is visible with kubectl.
 
+// Each field of the state has one home: the order id, the instance id and
+// the creating mark have an annotation each (they are what people and
+// indexes look at), and the JSON annotation holds the rest (when the order
+// was placed, the validation records).
+
+// stateRest is the part of signer.OrderState stored as JSON.
+type stateRest struct {
+	OrderedAt         *time.Time `json:"orderedAt,omitempty"`
+	ValidationRecords []string   `json:"validationRecords,omitempty"`
+	// The subscription-instance flow's own bookkeeping.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	CSRDigest             string `json:"csrDigest,omitempty"`
+	Submitted             bool   `json:"submitted,omitempty"`
+}
+
 // loadState reads the order state from a request's annotations. Unparsable
 // values are kept as "something may exist" rather than dropped: a creating
 // time that cannot be parsed still means a create may have happened.
 func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 	a := cr.GetAnnotations()
-	var st signer.OrderState
+	var rest stateRest
 	if v := a[v1alpha1.AnnotationOrderState]; v != "" {
-		_ = json.Unmarshal([]byte(v), &st)
+		_ = json.Unmarshal([]byte(v), &rest)
 	}
-	st.OrderID = a[v1alpha1.AnnotationOrderID]
-	st.InstanceID = a[v1alpha1.AnnotationInstanceID]
-	st.Creating = nil
+	st := signer.OrderState{
+		OrderID:           a[v1alpha1.AnnotationOrderID],
+		InstanceID:        a[v1alpha1.AnnotationInstanceID],
+		OrderedAt:         rest.OrderedAt,
+		ValidationRecords: rest.ValidationRecords,
+
+		PreviousCertificateID: rest.PreviousCertificateID,
+		CSRDigest:             rest.CSRDigest,
+		Submitted:             rest.Submitted,
+	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -68,13 +90,15 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 		creating = st.Creating.UTC().Format(time.RFC3339)
 	}
 	set(v1alpha1.AnnotationCreating, creating)
-	full := ""
-	if !reflect.ValueOf(st).IsZero() {
-		if b, err := json.Marshal(st); err == nil {
-			full = string(b)
+	rest := ""
+	r := stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords,
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+	if !reflect.ValueOf(r).IsZero() {
+		if b, err := json.Marshal(r); err == nil {
+			rest = string(b)
 		}
 	}
-	set(v1alpha1.AnnotationOrderState, full)
+	set(v1alpha1.AnnotationOrderState, rest)
 	if len(a) == 0 {
 		a = nil
 	}

@@ -234,6 +234,7 @@ func issuerSpec(endpoint, product string) v1alpha1.IssuerSpec {
 	return v1alpha1.IssuerSpec{
 		Endpoint:     endpoint,
 		Auth:         v1alpha1.Auth{AccessKeySecretRef: &v1alpha1.AccessKeySecretRef{Name: secretName}},
+		OrderAPI:     v1alpha1.OrderAPICSR, // the suite's package flow; the default is Instance
 		ProductCode:  product,
 		Contact:      v1alpha1.Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
 		PollInterval: &metav1.Duration{Duration: time.Second},

@@ -158,7 +158,7 @@ type recordCrashSigner struct {
 	crash func()
 }
 
-func (s *recordCrashSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Result, error) {
+func (s *recordCrashSigner) Sign(ctx context.Context, req signer.Request, store signer.StateStore) (signer.Outcome, error) {
 	return s.Signer.Sign(ctx, req, &recordCrashStore{StateStore: store, crash: s.crash})
 }
 

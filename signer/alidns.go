@@ -3,7 +3,6 @@ package signer
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -70,52 +69,6 @@ type DNSConfig struct {
 	// PropagationTimeout bounds how long the check waits for the record to
 	// be visible before it stops waiting (default 10 minutes).
 	PropagationTimeout time.Duration
-}
-
-// validationEntry is one item of OrderState.ValidationRecords written by
-// the Alidns provider: "alidns:" followed by a URL-encoded id, zone, name,
-// type, value and creation time. Without an id it is an intent: a record
-// may have been created and is looked up by name and value.
-type validationEntry struct {
-	ID, Zone, Name, Type, Value string
-	Created                     time.Time
-}
-
-const entryPrefix = "alidns:"
-
-func (e validationEntry) String() string {
-	v := url.Values{}
-	if e.ID != "" {
-		v.Set("id", e.ID)
-	}
-	v.Set("zone", e.Zone)
-	v.Set("name", e.Name)
-	v.Set("type", e.Type)
-	v.Set("value", e.Value)
-	if !e.Created.IsZero() {
-		v.Set("at", e.Created.UTC().Format(time.RFC3339))
-	}
-	return entryPrefix + v.Encode()
-}
-
-func parseEntry(s string) (validationEntry, bool) {
-	rest, ok := strings.CutPrefix(s, entryPrefix)
-	if !ok {
-		return validationEntry{}, false
-	}
-	v, err := url.ParseQuery(rest)
-	if err != nil {
-		return validationEntry{}, false
-	}
-	e := validationEntry{ID: v.Get("id"), Zone: v.Get("zone"), Name: v.Get("name"), Type: v.Get("type"), Value: v.Get("value")}
-	if t, err := time.Parse(time.RFC3339, v.Get("at")); err == nil {
-		e.Created = t
-	}
-	return e, true
-}
-
-func (e validationEntry) same(name, typ, value string) bool {
-	return strings.EqualFold(e.Name, name) && strings.EqualFold(e.Type, typ) && e.Value == value
 }
 
 // alidnsProvider creates, finds and removes validation records in Alidns.
@@ -468,38 +421,4 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
-}
-
-// newDNSProvider builds the Alidns provider of a configuration, or nil for
-// manual validation. With credentials of its own it gets its own client
-// (and rate limit); otherwise it shares the issuer's client, whose Alidns
-// endpoint is cfg.DNS.Endpoint.
-func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) {
-	switch strings.ToLower(cfg.DNS.Provider) {
-	case "", DNSProviderManual:
-		return nil, nil
-	case DNSProviderAlidns:
-	default:
-		return nil, fmt.Errorf("unknown DNS validation provider %q (want %s or %s)", cfg.DNS.Provider, DNSProviderManual, DNSProviderAlidns)
-	}
-	if cfg.DNS.Credentials != nil {
-		if err := cfg.DNS.Credentials.Validate(); err != nil {
-			return nil, fmt.Errorf("the Alidns credentials: %w", err)
-		}
-		c, err := aliyun.New(aliyun.Options{
-			Endpoint:    cfg.Endpoint,
-			DNSEndpoint: cfg.DNS.Endpoint,
-			Credentials: *cfg.DNS.Credentials,
-			Timeout:     cfg.Timeout,
-			RateLimit:   cfg.RateLimit,
-			Burst:       cfg.Burst,
-			OnCall:      cfg.OnCall,
-			Transport:   cfg.Transport,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("the Alidns client: %w", err)
-		}
-		client = c
-	}
-	return newAlidnsProvider(cfg.DNS, client), nil
 }

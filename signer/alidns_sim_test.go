@@ -165,7 +165,7 @@ func TestAlidnsCancelDeletesRecordsIntentToo(t *testing.T) {
 		t.Fatal("want the save failure")
 	}
 	// Only the intent is saved; cancelling finds the record by value.
-	if err := sg.Cancel(context.Background(), store.get()); err != nil {
+	if _, err := sg.Cancel(context.Background(), store.get()); err != nil {
 		t.Fatal(err)
 	}
 	s := sim.State()

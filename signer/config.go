@@ -16,6 +16,10 @@ const (
 	// OrderAPIDVOrder is CAS 2018-07-13 CreateDVOrderAudit on a purchased
 	// instance: Alibaba Cloud generates the key.
 	OrderAPIDVOrder = "DVOrder"
+	// OrderAPIInstance is CAS 2020-04-07 "SSL Certificate Management V2.0":
+	// the CSR is written onto a subscription instance (UpdateInstance) and
+	// applied for (ApplyCertificate); the key never leaves the cluster.
+	OrderAPIInstance = "Instance"
 )
 
 // Config is one issuer's configuration in plain Go, built by the controllers
@@ -42,6 +46,8 @@ type Config struct {
 	Timeout time.Duration
 	// DVOrder configures the 2018-07-13 flow.
 	DVOrder DVOrderConfig
+	// Instance configures the V2.0 subscription-instance flow.
+	Instance InstanceConfig
 	// DNS configures who makes DNS validation records exist (see
 	// DNSConfig): a person (manual, the default) or the issuer in Alidns.
 	DNS DNSConfig
@@ -64,6 +70,17 @@ type DVOrderConfig struct {
 	// AdoptServerKey lets the issuer write Alibaba's private key into
 	// cert-manager's next-private-key Secret.
 	AdoptServerKey bool
+}
+
+// InstanceConfig is the V2.0 subscription-instance flow's own configuration.
+type InstanceConfig struct {
+	// InstanceIDs to use; empty means any usable DV instance of the account.
+	InstanceIDs []string
+	// ContactIDs named on every application; empty means the contact of
+	// Config.Contact, found by e-mail with ListContact and created when absent.
+	ContactIDs []int64
+	// AutoReissue lets Alibaba Cloud renew by itself (AutoReissue=enable).
+	AutoReissue bool
 }
 
 // Credentials says how to authenticate: a static AccessKey pair (with an

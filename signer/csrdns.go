@@ -13,10 +13,10 @@ import (
 // presentDNS makes the validation record of a waiting order exist and says
 // so in the pending message; order names the order for that message and
 // after is the flow's next poll.
-func (p *alidnsProvider) presentDNS(ctx context.Context, v *Validation, st OrderState, store StateStore, order string, after time.Duration) (Result, error) {
+func (p *alidnsProvider) presentDNS(ctx context.Context, v *Validation, st OrderState, store StateStore, order string, after time.Duration) (Outcome, error) {
 	_, pr, err := p.present(ctx, v, st, store)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
 	reason := ReasonDomainVerify
 	if pr.Reason != "" {
@@ -25,12 +25,12 @@ func (p *alidnsProvider) presentDNS(ctx context.Context, v *Validation, st Order
 	if pr.RetryAfter > 0 && pr.RetryAfter < after {
 		after = pr.RetryAfter
 	}
-	return Result{Pending: &Pending{
+	return pendingOutcome(&Pending{
 		Reason:     reason,
 		Message:    fmt.Sprintf("%s (%s waits for domain validation of %s)", pr.Message, order, v.Domain),
 		RetryAfter: after,
 		Validation: v,
-	}}, nil
+	}), nil
 }
 
 // removeRecords deletes the validation records of a finished order and

@@ -2,9 +2,6 @@ package signer
 
 import (
 	"context"
-	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,6 +24,8 @@ const (
 	ReasonStateNotSaved     = "StateNotSaved"
 	ReasonUnknownOrderState = "UnknownOrderState"
 	ReasonBadOrderState     = "BadOrderState"
+	// ReasonValidationRemoved: Cancel removed validation records only.
+	ReasonValidationRemoved = "ValidationRecordsRemoved"
 )
 
 const (
@@ -41,26 +40,21 @@ const (
 // csrSigner is the CAS 2020-04-07 flow: the CSR is sent as is, so the key
 // never leaves the cluster.
 type csrSigner struct {
-	cfg    Config
-	client *aliyun.Client
-	now    func() time.Time
+	flow
 	// settle is how long after a create whose answer was lost the order
 	// may take to show up in listings; until then no second create is made.
 	settle time.Duration
-	roots  *rootCache
-	// dns, when set, creates and removes DNS validation records in Alidns.
-	dns *alidnsProvider
 }
 
-func newCSRSigner(cfg Config, client *aliyun.Client) *csrSigner {
-	return &csrSigner{cfg: cfg, client: client, now: time.Now, settle: cfg.Timeout, roots: newRootCache(cfg.Transport)}
+func newCSRSigner(base flow) *csrSigner {
+	return &csrSigner{flow: base, settle: base.cfg.Timeout}
 }
 
 // Sign advances the request's order by one step.
-func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Result, error) {
+func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Outcome, error) {
 	csr, err := CheckRequest(req, s.cfg.ProductCode)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
 	st := req.State
 	if st.OrderID == "" && st.Creating != nil {
@@ -68,7 +62,7 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Re
 		// for it before ever ordering again.
 		id, err := s.recoverOrder(ctx, csr, *st.Creating)
 		if err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 		if id != 0 {
 			orderedAt := *st.Creating
@@ -76,26 +70,24 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Re
 			st.Creating = nil
 			st.OrderedAt = &orderedAt
 			if err := store.Save(ctx, st); err != nil {
-				return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
+				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
 			}
 		}
 	}
 	if st.OrderID == "" {
-		if s.dns != nil && s.cfg.ValidationMethod == "DNS" {
-			// Nothing is ordered for a name the account cannot validate.
-			if err := s.dns.checkNames(ctx, csr.Names); err != nil {
-				return Result{}, err
-			}
+		// Nothing is ordered for a name the account cannot validate.
+		if err := s.checkNamesBeforeOrdering(ctx, csr); err != nil {
+			return Outcome{}, err
 		}
 		st, err = s.create(ctx, csr, st, store)
 		if err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 		if s.dns == nil {
 			return s.firstLook(ctx, req, csr, st, store)
 		}
 		if err := s.saveOrderID(ctx, st, store); err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 	}
 	return s.poll(ctx, req, csr, st, store)
@@ -104,14 +96,14 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Re
 // firstLook polls a new order whose id is not saved yet. An order issued at
 // once hands its state to the controller with the certificate; any other
 // outcome saves the id before it is returned.
-func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Result, error) {
+func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
 	res, err := s.poll(ctx, req, csr, st, store)
-	if err == nil && len(res.Chain) > 0 {
+	if err == nil && res.Kind == OutcomeIssued {
 		res.State = &st
 		return res, nil
 	}
 	if serr := s.saveOrderID(ctx, st, store); serr != nil {
-		return Result{}, serr
+		return Outcome{}, serr
 	}
 	return res, err
 }
@@ -203,43 +195,6 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 	return 0, nil
 }
 
-func nameSet(names []string) map[string]bool {
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[strings.ToLower(n)] = true
-	}
-	return m
-}
-
-func sameNames(got []string, want map[string]bool) bool {
-	g := nameSet(got)
-	if len(g) != len(want) {
-		return false
-	}
-	for n := range g {
-		if !want[n] {
-			return false
-		}
-	}
-	return true
-}
-
-// pollAfter is when to look at a pending order again: PollInterval, then
-// doubling with every interval that has passed since the order was placed,
-// up to MaxPollInterval. It depends only on the state and the clock.
-func (s *csrSigner) pollAfter(st OrderState) time.Duration {
-	d := s.cfg.PollInterval
-	if st.OrderedAt == nil {
-		return d
-	}
-	elapsed := s.now().Sub(*st.OrderedAt)
-	for elapsed >= d && d < s.cfg.MaxPollInterval {
-		elapsed -= d
-		d *= 2
-	}
-	return min(d, s.cfg.MaxPollInterval)
-}
-
 func (s *csrSigner) orderID(st OrderState) (int64, error) {
 	id, err := strconv.ParseInt(st.OrderID, 10, 64)
 	if err != nil || id <= 0 {
@@ -249,37 +204,28 @@ func (s *csrSigner) orderID(st OrderState) (int64, error) {
 }
 
 // poll interprets the order's state.
-func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Result, error) {
+func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
 	id, err := s.orderID(st)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
 	cs, err := s.client.DescribeCertificateState(ctx, id)
 	if err != nil {
-		return Result{}, withContext(err, "looking at CAS order %d", id)
+		return Outcome{}, withContext(err, "looking at CAS order %d", id)
 	}
 	switch cs.Type {
 	case aliyun.StateDomainVerify:
-		v := validationFor(cs, csr)
-		if s.dns != nil && v.Method == "DNS" {
-			return s.dns.presentDNS(ctx, v, st, store, fmt.Sprintf("CAS order %d", id), s.pollAfter(st))
-		}
-		return Result{Pending: &Pending{
-			Reason:     ReasonDomainVerify,
-			Message:    fmt.Sprintf("%s (CAS order %d waits for domain validation)", v.Instruction(), id),
-			RetryAfter: s.pollAfter(st),
-			Validation: v,
-		}}, nil
+		return s.awaitValidation(ctx, validationFor(cs, csr), st, store, fmt.Sprintf("CAS order %d", id))
 	case aliyun.StateProcess:
-		return Result{Pending: &Pending{
+		return pendingOutcome(&Pending{
 			Reason:     ReasonCAReview,
 			Message:    fmt.Sprintf("domain validation passed; the CA is reviewing CAS order %d", id),
 			RetryAfter: s.pollAfter(st),
-		}}, nil
+		}), nil
 	case aliyun.StateCertificate:
 		res, err := s.issued(ctx, req, csr, id, cs)
-		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
-			res.Notes = append(res.Notes, s.dns.removeRecords(ctx, st, store)...)
+		if err == nil {
+			res.Notes = append(res.Notes, s.removeValidation(ctx, st, store)...)
 		}
 		return res, err
 	case aliyun.StateVerifyFail:
@@ -293,134 +239,78 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 		if err := s.client.DeleteCertificateRequest(ctx, id); err == nil {
 			note = "; the order was deleted to release its quota"
 		}
-		return Result{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for CAS order %d%s", domain, id, note)
+		return Outcome{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for CAS order %d%s", domain, id, note)
 	case aliyun.StatePayed:
-		return Result{}, Permanent(ReasonOrderCancelled, "CAS order %d was cancelled before issuance (state %q)", id, cs.Type)
+		return Outcome{}, Permanent(ReasonOrderCancelled, "CAS order %d was cancelled before issuance (state %q)", id, cs.Type)
 	default:
-		return Result{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
+		return Outcome{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
 			fmt.Errorf("CAS reports order %d in state %q; looking again later", id, cs.Type))
 	}
 }
 
 // issued checks and returns the certificate of an issued order.
-func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Result, error) {
+func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Outcome, error) {
 	chain, err := ParseChain([]byte(cs.Certificate))
 	if err != nil {
-		return Result{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
+		return Outcome{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
 	}
 	if !samePublicKey(chain.Leaf.PublicKey, csr.CSR.PublicKey) {
-		return Result{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
+		return Outcome{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
 	}
-	leaf := chain.Leaf
-	res := Result{Chain: chain.ChainPEM(), Leaf: leaf}
-	res.Notes = append(res.Notes, fmt.Sprintf("CAS order %d issued a certificate valid until %s", id, leaf.NotAfter.UTC().Format(time.RFC3339)))
-	if root, err := s.roots.root(ctx, chain); err == nil {
-		res.CA = encodePEM(root)
-	} else {
-		res.Notes = append(res.Notes, fmt.Sprintf("the root CA of CAS order %d is unknown, so ca.crt stays empty: %v", id, err))
-	}
-	if req.Duration > 0 {
-		got := leaf.NotAfter.Sub(leaf.NotBefore)
-		if diff := got - req.Duration; diff > time.Minute || diff < -time.Minute {
-			res.Notes = append(res.Notes, fmt.Sprintf("the requested duration %s is not honoured by CAS: the certificate is valid for %s, until %s",
-				req.Duration, got.Round(time.Second), leaf.NotAfter.UTC().Format(time.RFC3339)))
-		}
-	}
-	return res, nil
-}
-
-// validationFor builds the proof the CA waits for.
-func validationFor(cs *aliyun.CertificateState, csr *CheckedCSR) *Validation {
-	domain := strings.ToLower(strings.TrimSuffix(cs.Domain, "."))
-	if domain == "" {
-		domain = csr.MainDomain
-	}
-	base := strings.TrimPrefix(domain, "*.")
-	method := strings.ToUpper(cs.ValidateType)
-	if method == "" {
-		if cs.URI != "" || cs.Content != "" {
-			method = "FILE"
-		} else {
-			method = "DNS"
-		}
-	}
-	v := &Validation{Domain: domain, Method: method}
-	if method == "FILE" {
-		uri := cs.URI
-		if !strings.HasPrefix(uri, "/") {
-			uri = "/" + uri
-		}
-		v.FileURL = "http://" + base + uri
-		v.FileContent = cs.Content
-		return v
-	}
-	v.RecordName = recordName(cs.RecordDomain, base)
-	v.RecordType = strings.ToUpper(cs.RecordType)
-	if v.RecordType == "" {
-		v.RecordType = "TXT"
-	}
-	v.RecordValue = cs.RecordValue
-	return v
-}
-
-// recordName is the full name of a validation record: CAS gives the host
-// either relative to the domain ("_dnsauth") or in full.
-func recordName(recordDomain, base string) string {
-	rd := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(recordDomain), "."))
-	switch {
-	case rd == "":
-		return base
-	case rd == base || strings.HasSuffix(rd, "."+base):
-		return rd
-	default:
-		return rd + "." + base
-	}
-}
-
-// Instruction tells a person what to create, e.g.
-// "create DNS TXT record _dnsauth.www.example.com = <value>".
-func (v *Validation) Instruction() string {
-	if v.Method == "FILE" {
-		return fmt.Sprintf("serve %s with content %s", v.FileURL, v.FileContent)
-	}
-	return fmt.Sprintf("create DNS %s record %s = %s", v.RecordType, v.RecordName, v.RecordValue)
+	return s.issuedOutcome(ctx, req, chain, fmt.Sprintf("CAS order %d", id)), nil
 }
 
 // Cancel gives back what a request holds remotely: an order that is not
 // issued is cancelled and deleted, so that its quota returns. Orders that
 // are gone or already final are left alone.
-func (s *csrSigner) Cancel(ctx context.Context, st OrderState) error {
-	if s.dns != nil && len(st.ValidationRecords) > 0 {
-		if _, _, err := s.dns.cleanUp(ctx, st); err != nil {
-			return err
-		}
+func (s *csrSigner) Cancel(ctx context.Context, st OrderState) (Cancelled, error) {
+	if err := s.cancelValidation(ctx, st); err != nil {
+		return Cancelled{}, notCancelled(st, err)
 	}
 	if st.OrderID == "" {
-		return nil
+		return validationRemoved(st), nil
 	}
+	done := Cancelled{Reason: ReasonOrderCancelled, Summary: st.Name() + " cancelled; its quota is returned"}
 	id, err := s.orderID(st)
 	if err != nil {
-		return nil
+		return done, nil
 	}
 	cs, err := s.client.DescribeCertificateState(ctx, id)
 	if err != nil {
-		return ignorePermanent(withContext(err, "looking at CAS order %d before cancelling it", id))
+		return done, notCancelled(st, ignorePermanent(withContext(err, "looking at CAS order %d before cancelling it", id)))
 	}
 	switch cs.Type {
 	case aliyun.StateCertificate:
-		return nil
+		return validationRemoved(st), nil
 	case aliyun.StatePayed, aliyun.StateVerifyFail:
 	default:
 		if err := s.client.CancelOrderRequest(ctx, id); err != nil {
 			if err := ignorePermanent(withContext(err, "cancelling CAS order %d", id)); err != nil {
-				return err
+				return Cancelled{}, notCancelled(st, err)
 			}
 		}
 	}
 	if err := s.client.DeleteCertificateRequest(ctx, id); err != nil {
-		return ignorePermanent(withContext(err, "deleting CAS order %d", id))
+		return done, notCancelled(st, ignorePermanent(withContext(err, "deleting CAS order %d", id)))
 	}
-	return nil
+	return done, nil
+}
+
+// validationRemoved is the Cancelled of a state that held at most
+// validation records.
+func validationRemoved(st OrderState) Cancelled {
+	if len(st.ValidationRecords) == 0 {
+		return Cancelled{}
+	}
+	return Cancelled{Reason: ReasonValidationRemoved, Summary: "the domain validation records were removed"}
+}
+
+// notCancelled says, in a failure of Cancel, what was not given back.
+func notCancelled(st OrderState, err error) error {
+	if err == nil {
+		return nil
+	}
+	return withContext(err, "%s not cancelled", st.Name())
 }
 
 // ignorePermanent drops permanent failures: for a clean-up they mean the
@@ -436,9 +326,13 @@ func ignorePermanent(err error) error {
 func (s *csrSigner) Check(ctx context.Context) (Health, error) {
 	ps, err := s.client.DescribePackageState(ctx, s.cfg.ProductCode)
 	if err != nil {
-		return Health{UsableInstances: -1}, checkError(err, "reading the quota of product %s", s.cfg.ProductCode)
+		return Health{}, checkError(err, "reading the quota of product %s", s.cfg.ProductCode)
 	}
-	return Health{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount), UsableInstances: -1}, nil
+	q := &Quota{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount)}
+	return Health{
+		Summary: fmt.Sprintf("checked %s: %d of %d certificates of %s left", s.cfg.Endpoint, max(q.Total-q.Used, 0), q.Total, s.cfg.ProductCode),
+		Quota:   q,
+	}, nil
 }
 
 // checkError classifies a health-check failure: what would fail a request
@@ -449,14 +343,4 @@ func checkError(err error, format string, args ...any) error {
 		return &IssuerError{Reason: p.Reason, Err: p.Err}
 	}
 	return err
-}
-
-func samePublicKey(a, b crypto.PublicKey) bool {
-	type equaler interface{ Equal(x crypto.PublicKey) bool }
-	ea, ok := a.(equaler)
-	return ok && ea.Equal(b)
-}
-
-func csrPEM(csr *x509.CertificateRequest) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw})
 }

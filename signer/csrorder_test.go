@@ -224,7 +224,7 @@ func TestSignCreatesAfterPersistingIntent(t *testing.T) {
 		t.Errorf("second save %+v", st)
 	}
 	pd := res.Pending
-	if pd == nil || pd.Reason != ReasonDomainVerify || res.Chain != nil {
+	if pd == nil || pd.Reason != ReasonDomainVerify || res.Certificate != nil {
 		t.Fatalf("result %+v", res)
 	}
 	if want := "create DNS TXT record _dnsauth.www.example.com = 202603010000001n8q9nyv3sl2n7p3zq"; !strings.HasPrefix(pd.Message, want) {
@@ -391,7 +391,7 @@ func TestPollOutcomes(t *testing.T) {
 		req      func(*Request)
 		state    map[string]any
 		elapsed  time.Duration
-		check    func(t *testing.T, res Result, err error, r *replay)
+		check    func(t *testing.T, res Outcome, err error, r *replay)
 	}{
 		{
 			name:  "domain_verify with a full record name",
@@ -425,7 +425,7 @@ func TestPollOutcomes(t *testing.T) {
 			name:    "process backs off with the order's age",
 			state:   map[string]any{"Type": "process"},
 			elapsed: 100 * time.Second, // 30s + 60s passed: the interval is now 120s
-			check: func(t *testing.T, res Result, err error, r *replay) {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
 				if err != nil || res.Pending == nil || res.Pending.RetryAfter != 120*time.Second {
 					t.Fatalf("got %+v, %v", res.Pending, err)
 				}
@@ -435,15 +435,15 @@ func TestPollOutcomes(t *testing.T) {
 			name:  "certificate: CRLF, any order, root split out, duration note",
 			state: map[string]any{"Type": "certificate", "Certificate": crlf, "PrivateKey": "", "CertId": 4711},
 			req:   func(r *Request) { r.Duration = 30 * 24 * time.Hour },
-			check: func(t *testing.T, res Result, err error, r *replay) {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if string(res.Chain) != pemOf(leaf, ca.inter) || string(res.CA) != pemOf(ca.root) || !res.Leaf.Equal(leaf) || res.Pending != nil {
-					t.Fatalf("chain:\n%s\nCA:\n%s", res.Chain, res.CA)
+				if string(res.Certificate.Chain) != pemOf(leaf, ca.inter) || string(res.Certificate.CA) != pemOf(ca.root) || !res.Certificate.Leaf.Equal(leaf) || res.Pending != nil {
+					t.Fatalf("chain:\n%s\nCA:\n%s", res.Certificate.Chain, res.Certificate.CA)
 				}
 				notes := strings.Join(res.Notes, "\n")
-				if !strings.Contains(notes, leaf.NotAfter.UTC().Format(time.RFC3339)) || !strings.Contains(notes, "not honoured by CAS") {
+				if res.Certificate.Summary() != "CAS order 42 issued a certificate valid until "+leaf.NotAfter.UTC().Format(time.RFC3339) || !strings.Contains(notes, "not honoured by CAS") {
 					t.Fatalf("notes %q", notes)
 				}
 			},
@@ -452,8 +452,8 @@ func TestPollOutcomes(t *testing.T) {
 			name:  "certificate: bare leaf, duration as requested",
 			state: map[string]any{"Type": "certificate", "Certificate": pemOf(leaf)},
 			req:   func(r *Request) { r.Duration = 90 * 24 * time.Hour },
-			check: func(t *testing.T, res Result, err error, r *replay) {
-				if err != nil || string(res.Chain) != pemOf(leaf) || res.CA != nil || len(res.Notes) != 2 || !strings.Contains(res.Notes[1], "root CA of CAS order 42 is unknown") {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if err != nil || string(res.Certificate.Chain) != pemOf(leaf) || res.Certificate.CA != nil || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "root CA of CAS order 42 is unknown") {
 					t.Fatalf("got %+v, %v", res, err)
 				}
 			},
@@ -471,7 +471,7 @@ func TestPollOutcomes(t *testing.T) {
 		{
 			name:  "verify_fail",
 			state: map[string]any{"Type": "verify_fail", "Domain": "www.example.com"},
-			check: func(t *testing.T, res Result, err error, r *replay) {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
 				wantPermanent(ReasonVerifyFailed, "could not validate www.example.com for CAS order 42")(t, res, err, r)
 				if r.count("DeleteCertificateRequest") != 1 {
 					t.Fatalf("calls %v", r.actions())
@@ -486,7 +486,7 @@ func TestPollOutcomes(t *testing.T) {
 		{
 			name:  "unknow",
 			state: map[string]any{"Type": "unknow"},
-			check: func(t *testing.T, res Result, err error, r *replay) {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
 				if te, ok := AsTransient(err); !ok || te.Reason != ReasonUnknownOrderState || !strings.Contains(te.Error(), `"unknow"`) || te.RetryAfter <= 0 {
 					t.Fatalf("got %v", err)
 				}
@@ -495,7 +495,7 @@ func TestPollOutcomes(t *testing.T) {
 		{
 			name:  "something new",
 			state: map[string]any{"Type": "reissuing"},
-			check: func(t *testing.T, res Result, err error, r *replay) {
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
 				if _, ok := AsTransient(err); !ok {
 					t.Fatalf("got %v", err)
 				}
@@ -531,8 +531,8 @@ func TestPollOutcomes(t *testing.T) {
 	}
 }
 
-func wantPending(reason, msgPrefix string) func(*testing.T, Result, error, *replay) {
-	return func(t *testing.T, res Result, err error, _ *replay) {
+func wantPending(reason, msgPrefix string) func(*testing.T, Outcome, error, *replay) {
+	return func(t *testing.T, res Outcome, err error, _ *replay) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -543,8 +543,8 @@ func wantPending(reason, msgPrefix string) func(*testing.T, Result, error, *repl
 	}
 }
 
-func wantPermanent(reason, msg string) func(*testing.T, Result, error, *replay) {
-	return func(t *testing.T, res Result, err error, _ *replay) {
+func wantPermanent(reason, msg string) func(*testing.T, Outcome, error, *replay) {
+	return func(t *testing.T, res Outcome, err error, _ *replay) {
 		t.Helper()
 		p, ok := AsPermanent(err)
 		if !ok || p.Reason != reason || !strings.Contains(p.Error(), msg) {
@@ -669,7 +669,7 @@ func TestThrottlingBackoff(t *testing.T) {
 }
 
 func TestPollSchedule(t *testing.T) {
-	s := &csrSigner{cfg: Config{PollInterval: 30 * time.Second, MaxPollInterval: 10 * time.Minute}}
+	s := &csrSigner{flow: flow{cfg: Config{PollInterval: 30 * time.Second, MaxPollInterval: 10 * time.Minute}}}
 	for _, tc := range []struct {
 		elapsed time.Duration
 		want    time.Duration
@@ -698,16 +698,18 @@ func TestPollSchedule(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	for _, tc := range []struct {
-		state map[string]any
-		err   *reply
-		want  string
+		state      map[string]any
+		err        *reply
+		want       string
+		wantReason string
 	}{
-		{state: map[string]any{"Type": "domain_verify"}, want: "DescribeCertificateState,CancelOrderRequest,DeleteCertificateRequest"},
-		{state: map[string]any{"Type": "process"}, want: "DescribeCertificateState,CancelOrderRequest,DeleteCertificateRequest"},
-		{state: map[string]any{"Type": "payed"}, want: "DescribeCertificateState,DeleteCertificateRequest"},
-		{state: map[string]any{"Type": "verify_fail"}, want: "DescribeCertificateState,DeleteCertificateRequest"},
-		{state: map[string]any{"Type": "certificate"}, want: "DescribeCertificateState"},
-		{err: &reply{400, `{"Code":"OrderNotFound","Message":"no such order"}`}, want: "DescribeCertificateState"},
+		{state: map[string]any{"Type": "domain_verify"}, want: "DescribeCertificateState,CancelOrderRequest,DeleteCertificateRequest", wantReason: ReasonOrderCancelled},
+		{state: map[string]any{"Type": "process"}, want: "DescribeCertificateState,CancelOrderRequest,DeleteCertificateRequest", wantReason: ReasonOrderCancelled},
+		{state: map[string]any{"Type": "payed"}, want: "DescribeCertificateState,DeleteCertificateRequest", wantReason: ReasonOrderCancelled},
+		{state: map[string]any{"Type": "verify_fail"}, want: "DescribeCertificateState,DeleteCertificateRequest", wantReason: ReasonOrderCancelled},
+		// Issued: nothing to give back.
+		{state: map[string]any{"Type": "certificate"}, want: "DescribeCertificateState", wantReason: ""},
+		{err: &reply{400, `{"Code":"OrderNotFound","Message":"no such order"}`}, want: "DescribeCertificateState", wantReason: ReasonOrderCancelled},
 	} {
 		t.Run(tc.want+fmt.Sprint(tc.state), func(t *testing.T) {
 			desc := reply{}
@@ -722,8 +724,12 @@ func TestCancel(t *testing.T) {
 				"DeleteCertificateRequest": {apiErr(400, "OperationDenied.OrderStatus", "already deleted")},
 			})
 			s, _ := newTestSigner(t, r.URL, nil)
-			if err := s.Cancel(context.Background(), OrderState{OrderID: "42"}); err != nil {
+			c, err := s.Cancel(context.Background(), OrderState{OrderID: "42"})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if c.Reason != tc.wantReason {
+				t.Fatalf("cancelled %+v, want reason %q", c, tc.wantReason)
 			}
 			if got := strings.Join(r.actions(), ","); got != tc.want {
 				t.Fatalf("calls %s", got)
@@ -736,15 +742,16 @@ func TestCancel(t *testing.T) {
 			"CancelOrderRequest":       {apiErr(503, "ServiceUnavailable", "later")},
 		})
 		s, _ := newTestSigner(t, r.URL, nil)
-		if _, ok := AsTransient(s.Cancel(context.Background(), OrderState{OrderID: "42"})); !ok {
-			t.Fatal("want a transient error")
+		_, err := s.Cancel(context.Background(), OrderState{OrderID: "42"})
+		if _, ok := AsTransient(err); !ok || !strings.Contains(err.Error(), "CAS order 42 not cancelled") {
+			t.Fatalf("want a transient error saying what was not cancelled, got %v", err)
 		}
 	})
 	t.Run("nothing recorded", func(t *testing.T) {
 		r := newReplay(t, nil)
 		s, _ := newTestSigner(t, r.URL, nil)
-		if err := s.Cancel(context.Background(), OrderState{}); err != nil || len(r.actions()) != 0 {
-			t.Fatal(err, r.actions())
+		if c, err := s.Cancel(context.Background(), OrderState{}); err != nil || len(r.actions()) != 0 || c != (Cancelled{}) {
+			t.Fatal(c, err, r.actions())
 		}
 	})
 }
@@ -753,7 +760,8 @@ func TestCheck(t *testing.T) {
 	r := newReplay(t, map[string][]reply{"DescribePackageState": {ok(jsonBody(map[string]any{"ProductCode": "digicert-free-1-free", "TotalCount": 20, "UsedCount": 3, "IssuedCount": 2}))}})
 	s, _ := newTestSigner(t, r.URL, nil)
 	h, err := s.Check(context.Background())
-	if err != nil || h != (Health{Total: 20, Used: 3, Issued: 2, UsableInstances: -1}) {
+	if err != nil || h.Quota == nil || *h.Quota != (Quota{Total: 20, Used: 3, Issued: 2}) || h.UsableInstances != nil ||
+		h.Summary != "checked "+r.URL+": 17 of 20 certificates of digicert-free-1-free left" {
 		t.Fatalf("got %+v, %v", h, err)
 	}
 	if p := r.params("DescribePackageState")[0]; p.Get("ProductCode") != "digicert-free-1-free" {

@@ -2,15 +2,9 @@ package signer
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
 )
@@ -47,30 +41,19 @@ const (
 
 // dvOrderSigner is the CAS 2018-07-13 flow.
 type dvOrderSigner struct {
-	cfg    Config
-	client *aliyun.Client
-	now    func() time.Time
-	roots  *rootCache
-	// dns, when set, creates and removes DNS validation records in Alidns.
-	dns *alidnsProvider
-
-	// mu guards reserved: the instances this process handed to a request
-	// (instance id -> request name), so that two requests signed at the
-	// same time never pick the same instance even before their annotations
-	// are visible to others.
-	mu       sync.Mutex
-	reserved map[string]string
+	flow
+	instances *instancePicker
 }
 
-func newDVOrderSigner(cfg Config, client *aliyun.Client) *dvOrderSigner {
-	return &dvOrderSigner{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport), reserved: map[string]string{}}
+func newDVOrderSigner(base flow) *dvOrderSigner {
+	return &dvOrderSigner{flow: base, instances: newInstancePicker()}
 }
 
 // Sign advances the request's DV order by one step.
-func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore) (Result, error) {
+func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore) (Outcome, error) {
 	csr, err := s.check(req)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
 	st := req.State
 	if st.InstanceID == "" && req.AdoptedInstanceID != "" {
@@ -79,30 +62,30 @@ func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore)
 		st.InstanceID = req.AdoptedInstanceID
 		now := s.now().UTC()
 		st.OrderedAt = &now
-		s.reserve(st.InstanceID, req.Name)
+		s.instances.reserve(st.InstanceID, req.Name)
 		if err := store.Save(ctx, st); err != nil {
-			return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS instance %s of the adopted key: %w", st.InstanceID, err))
+			return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS instance %s of the adopted key: %w", st.InstanceID, err))
 		}
 		return s.poll(ctx, req, csr, st, nil, store)
 	}
 	if st.InstanceID == "" {
 		return s.order(ctx, req, csr, st, store)
 	}
-	s.reserve(st.InstanceID, req.Name)
+	s.instances.reserve(st.InstanceID, req.Name)
 	if st.OrderedAt == nil {
 		// Reserved, but the order is not known to exist: a restart between
 		// the reservation and the create, or a create whose answer was
 		// lost. The instance itself tells.
 		r, exists, err := s.describe(ctx, st.InstanceID)
 		if err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 		if !exists {
 			return s.create(ctx, req, csr, st, store, true)
 		}
 		st, err = s.adoptOrder(ctx, st, store)
 		if err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 		return s.interpret(ctx, req, csr, st, r, store)
 	}
@@ -133,101 +116,55 @@ func (s *dvOrderSigner) check(req Request) (*CheckedCSR, error) {
 }
 
 // order picks a free instance, reserves it on the request, then creates.
-func (s *dvOrderSigner) order(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Result, error) {
+func (s *dvOrderSigner) order(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
 	candidates, err := s.usableInstances(ctx)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
 	taken := map[string]bool{}
 	if req.InstanceTaken != nil {
 		for _, id := range candidates {
 			t, err := req.InstanceTaken(ctx, id)
 			if err != nil {
-				return Result{}, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS instances other requests hold: %w", err))
+				return Outcome{}, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS instances other requests hold: %w", err))
 			}
 			taken[id] = t
 		}
 	}
-	id := s.pick(candidates, taken, req.Name)
+	id := s.instances.pick(candidates, taken, req.Name)
 	if id == "" {
-		return Result{Pending: &Pending{
+		return pendingOutcome(&Pending{
 			Reason:     ReasonNoUsableInstance,
 			Message:    s.noInstanceMessage(len(candidates)),
 			RetryAfter: s.cfg.MaxPollInterval,
-		}}, nil
+		}), nil
 	}
 	st.InstanceID = id
 	return s.create(ctx, req, csr, st, store, false)
 }
 
-func (s *dvOrderSigner) noInstanceMessage(usable int) string {
-	what := "purchased DV certificate instances"
-	if len(s.cfg.DVOrder.InstanceIDs) > 0 {
-		what = "instances of spec.dvOrder.instanceIDs"
-	}
-	if usable == 0 {
-		return fmt.Sprintf("no usable DV instance: all %s are used; waiting for one (buy more DV instances)", what)
-	}
-	return fmt.Sprintf("no usable DV instance: the %d unused %s are all held by other requests; waiting for one (buy more DV instances, or wait for the other requests to finish)", usable, what)
-}
-
-// pick reserves and returns the first candidate no other request holds.
-func (s *dvOrderSigner) pick(candidates []string, taken map[string]bool, name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, id := range candidates {
-		if taken[id] {
-			continue
-		}
-		if holder, ok := s.reserved[id]; ok && holder != name {
-			continue
-		}
-		s.reserved[id] = name
-		return id
-	}
-	return ""
-}
-
-func (s *dvOrderSigner) reserve(id, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.reserved[id]; !ok {
-		s.reserved[id] = name
-	}
-}
-
-func (s *dvOrderSigner) unreserve(id, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reserved[id] == name {
-		delete(s.reserved, id)
-	}
-}
-
 // create records the intent (instance and Creating mark), applies for the
 // certificate, records that the order exists, and looks at it once.
 // resumed says the instance was reserved by an earlier call.
-func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore, resumed bool) (Result, error) {
-	if s.dns != nil && s.cfg.ValidationMethod == "DNS" {
-		// Nothing is ordered for a name the account cannot validate: the
-		// instance is given back unused.
-		if err := s.dns.checkNames(ctx, csr.Names); err != nil {
-			failed := st.InstanceID
-			st.InstanceID, st.Creating = "", nil
-			if serr := store.Save(ctx, st); serr != nil {
-				return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("releasing CAS instance %s, as nothing can be ordered: %w", failed, serr))
-			}
-			s.unreserve(failed, req.Name)
-			return Result{}, err
+func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore, resumed bool) (Outcome, error) {
+	// Nothing is ordered for a name the account cannot validate: the
+	// instance is given back unused.
+	if err := s.checkNamesBeforeOrdering(ctx, csr); err != nil {
+		failed := st.InstanceID
+		st.InstanceID, st.Creating = "", nil
+		if serr := store.Save(ctx, st); serr != nil {
+			return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("releasing CAS instance %s, as nothing can be ordered: %w", failed, serr))
 		}
+		s.instances.unreserve(failed, req.Name)
+		return Outcome{}, err
 	}
 	now := s.now().UTC()
 	st.Creating = &now
 	if err := store.Save(ctx, st); err != nil {
 		if !resumed {
-			s.unreserve(st.InstanceID, req.Name)
+			s.instances.unreserve(st.InstanceID, req.Name)
 		}
-		return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS instance %s before ordering on it: %w", st.InstanceID, err))
+		return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS instance %s before ordering on it: %w", st.InstanceID, err))
 	}
 	err := s.client.CreateDVOrderAudit(ctx, aliyun.DVOrderAudit{
 		InstanceID:       st.InstanceID,
@@ -242,7 +179,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 	if err != nil {
 		if e, ok := aliyun.AsError(err); ok && e.OutcomeUnknown {
 			// Creating stays recorded: the next Sign asks the instance.
-			return Result{}, Transient(ReasonOrderMaybeCreated, 0,
+			return Outcome{}, Transient(ReasonOrderMaybeCreated, 0,
 				fmt.Errorf("the answer to the DV order on CAS instance %s for %s was lost (%v); the instance is looked at before ordering again", st.InstanceID, csr.MainDomain, err))
 		}
 		if aliyun.IsCode(err, codeIncorrectInstanceStatus) {
@@ -250,11 +187,11 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 				// Our own earlier create got through after all.
 				r, exists, derr := s.describe(ctx, st.InstanceID)
 				if derr != nil {
-					return Result{}, derr
+					return Outcome{}, derr
 				}
 				if exists {
 					if st, derr = s.adoptOrder(ctx, st, store); derr != nil {
-						return Result{}, derr
+						return Outcome{}, derr
 					}
 					return s.interpret(ctx, req, csr, st, r, store)
 				}
@@ -265,23 +202,23 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 			failed := st.InstanceID
 			st.InstanceID, st.Creating = "", nil
 			if serr := store.Save(ctx, st); serr != nil {
-				return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("releasing CAS instance %s, which already carries an order: %w", failed, serr))
+				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("releasing CAS instance %s, which already carries an order: %w", failed, serr))
 			}
-			return Result{}, Transient(ReasonInstanceInUse, 0, fmt.Errorf("CAS instance %s already carries an order; another instance is picked: %w", failed, err))
+			return Outcome{}, Transient(ReasonInstanceInUse, 0, fmt.Errorf("CAS instance %s already carries an order; another instance is picked: %w", failed, err))
 		}
 		// Certainly not created: give the instance back.
 		failed := st.InstanceID
 		st.InstanceID, st.Creating = "", nil
 		if serr := store.Save(ctx, st); serr == nil {
-			s.unreserve(failed, req.Name)
+			s.instances.unreserve(failed, req.Name)
 		}
-		return Result{}, withContext(err, "ordering a DV certificate for %s on CAS instance %s", strings.Join(csr.Names, ", "), failed)
+		return Outcome{}, withContext(err, "ordering a DV certificate for %s on CAS instance %s", strings.Join(csr.Names, ", "), failed)
 	}
 	st.Creating = nil
 	st.OrderedAt = &now
 	if err := store.Save(ctx, st); err != nil {
 		// The instance is recorded: the next Sign finds the order on it.
-		return Result{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the DV order on CAS instance %s: %w", st.InstanceID, err))
+		return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the DV order on CAS instance %s: %w", st.InstanceID, err))
 	}
 	return s.poll(ctx, req, csr, st, nil, store)
 }
@@ -313,285 +250,70 @@ func (s *dvOrderSigner) describe(ctx context.Context, id string) (*aliyun.DVOrde
 }
 
 // poll looks at the order (r when already fetched) and interprets it.
-func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Result, error) {
+func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Outcome, error) {
 	if r == nil {
 		var exists bool
 		var err error
 		r, exists, err = s.describe(ctx, st.InstanceID)
 		if err != nil {
-			return Result{}, err
+			return Outcome{}, err
 		}
 		if !exists {
-			return Result{}, Permanent(ReasonBadOrderState, "CAS instance %s recorded for this request carries no DV order", st.InstanceID)
+			return Outcome{}, Permanent(ReasonBadOrderState, "CAS instance %s recorded for this request carries no DV order", st.InstanceID)
 		}
 	}
 	return s.interpret(ctx, req, csr, st, r, store)
 }
 
-func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Result, error) {
+func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Outcome, error) {
 	switch strings.ToLower(r.OrderStatus) {
 	case aliyun.DVStatusChecking:
-		v := dvValidation(r, csr)
-		if s.dns != nil && v.Method == "DNS" {
-			return s.dns.presentDNS(ctx, v, st, store, "the DV order on CAS instance "+st.InstanceID, s.pollAfter(st))
-		}
-		return Result{Pending: &Pending{
-			Reason:     ReasonDomainVerify,
-			Message:    fmt.Sprintf("%s (the DV order on CAS instance %s waits for domain validation)", v.Instruction(), st.InstanceID),
-			RetryAfter: s.pollAfter(st),
-			Validation: v,
-		}}, nil
+		return s.awaitValidation(ctx, dvValidation(r, csr), st, store, dvOrderName(st.InstanceID))
 	case aliyun.DVStatusIssued:
 		res, err := s.issued(ctx, req, csr, st, r)
-		if err == nil && s.dns != nil && len(st.ValidationRecords) > 0 {
-			res.Notes = append(res.Notes, s.dns.removeRecords(ctx, st, store)...)
+		if err == nil {
+			res.Notes = append(res.Notes, s.removeValidation(ctx, st, store)...)
 		}
 		return res, err
 	case aliyun.DVStatusCheckedFail, aliyun.DVStatusCheckFail:
-		return Result{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for the DV order on CAS instance %s (status %s)", strings.Join(csr.Names, ", "), st.InstanceID, r.OrderStatus)
+		return Outcome{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for the DV order on CAS instance %s (status %s)", strings.Join(csr.Names, ", "), st.InstanceID, r.OrderStatus)
 	default:
-		return Result{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
+		return Outcome{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
 			fmt.Errorf("CAS reports the DV order on instance %s in state %q; looking again later", st.InstanceID, r.OrderStatus))
 	}
 }
 
-// pollAfter is the CSR flow's schedule: PollInterval doubling up to
-// MaxPollInterval with the time since the order was placed.
-func (s *dvOrderSigner) pollAfter(st OrderState) time.Duration {
-	return (&csrSigner{cfg: s.cfg, now: s.now}).pollAfter(st)
-}
-
-func dvValidation(r *aliyun.DVOrderResult, csr *CheckedCSR) *Validation {
-	method := strings.ToUpper(r.CheckType)
-	if method == "" {
-		method = "DNS"
-	}
-	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(r.CheckName), "."))
-	v := &Validation{Domain: csr.MainDomain, Method: method}
-	if method == "FILE" {
-		url := name
-		if !strings.Contains(url, "://") {
-			url = "http://" + url
-		}
-		v.FileURL = url
-		v.FileContent = r.CheckValue
-		return v
-	}
-	// CheckName is the full record name; be lenient with a bare host.
-	v.RecordName = recordName(name, strings.TrimPrefix(csr.MainDomain, "*."))
-	v.RecordType = "TXT"
-	v.RecordValue = r.CheckValue
-	return v
-}
-
-// issued returns the chain when it is for the request's key, else hands
-// the server-generated key over for adoption.
-func (s *dvOrderSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult) (Result, error) {
-	certPEM, keyPEM := r.Certificate, r.PrivateKey
-	if strings.TrimSpace(certPEM) == "" || strings.TrimSpace(keyPEM) == "" {
-		c, k, err := s.recoverIssued(ctx, csr)
-		if err != nil {
-			return Result{}, err
-		}
-		if strings.TrimSpace(certPEM) == "" {
-			certPEM = c
-		}
-		if strings.TrimSpace(keyPEM) == "" {
-			keyPEM = k
-		}
-	}
-	chain, err := ParseChain([]byte(certPEM))
-	if err != nil {
-		return Result{}, Permanent(ReasonBadChain, "the DV order on CAS instance %s is issued but its certificate is unusable: %v", st.InstanceID, err)
-	}
-	leaf := chain.Leaf
-	if samePublicKey(leaf.PublicKey, csr.CSR.PublicKey) {
-		res := Result{Chain: chain.ChainPEM(), Leaf: leaf}
-		res.Notes = append(res.Notes, fmt.Sprintf("the DV order on CAS instance %s issued a certificate valid until %s", st.InstanceID, leaf.NotAfter.UTC().Format(time.RFC3339)))
-		if root, err := s.roots.root(ctx, chain); err == nil {
-			res.CA = encodePEM(root)
-		} else {
-			res.Notes = append(res.Notes, fmt.Sprintf("the root CA of the certificate on CAS instance %s is unknown, so ca.crt stays empty: %v", st.InstanceID, err))
-		}
-		if req.Duration > 0 {
-			got := leaf.NotAfter.Sub(leaf.NotBefore)
-			if diff := got - req.Duration; diff > time.Minute || diff < -time.Minute {
-				res.Notes = append(res.Notes, fmt.Sprintf("the requested duration %s is not honoured by CAS: the certificate is valid for %s, until %s",
-					req.Duration, got.Round(time.Second), leaf.NotAfter.UTC().Format(time.RFC3339)))
-			}
-		}
-		return res, nil
-	}
-	if req.AdoptedInstanceID != "" && req.AdoptedInstanceID == st.InstanceID {
-		// Built from the key adopted for this instance, yet the certificate
-		// is for another key: adopting again cannot help.
-		return Result{}, Permanent(ReasonAdoptedKeyMismatch,
-			"the next private key Secret %s records CAS instance %s, but its key is not the key of that instance's certificate; no new order is placed", req.NextPrivateKeySecret, st.InstanceID)
-	}
-	key, err := parseServerKey(keyPEM)
-	if err != nil {
-		return Result{}, Permanent(ReasonBadChain, "the DV order on CAS instance %s is issued but its private key is unusable: %v", st.InstanceID, err)
-	}
-	if !samePublicKey(leaf.PublicKey, key.Public()) {
-		return Result{}, Permanent(ReasonKeyMismatch, "the private key CAS returned for instance %s is not the key of its certificate", st.InstanceID)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return Result{}, Permanent(ReasonBadChain, "encoding the private key of CAS instance %s: %v", st.InstanceID, err)
-	}
-	return Result{
-		Leaf:            leaf,
-		AdoptKeyPEM:     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		AdoptInstanceID: st.InstanceID,
-		Notes:           []string{fmt.Sprintf("the DV order on CAS instance %s issued a certificate valid until %s for a key generated by Alibaba Cloud", st.InstanceID, leaf.NotAfter.UTC().Format(time.RFC3339))},
-	}, nil
-}
-
-// parseServerKey reads a PKCS#1, PKCS#8 or EC private key.
-func parseServerKey(keyPEM string) (crypto.Signer, error) {
-	b, _ := pem.Decode([]byte(strings.ReplaceAll(keyPEM, "\r\n", "\n")))
-	if b == nil {
-		return nil, errors.New("no PEM private key")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(b.Bytes); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParsePKCS8PrivateKey(b.Bytes); err == nil {
-		if sg, ok := k.(crypto.Signer); ok {
-			return sg, nil
-		}
-		return nil, fmt.Errorf("unsupported private key type %T", k)
-	}
-	if k, err := x509.ParseECPrivateKey(b.Bytes); err == nil {
-		return k, nil
-	}
-	return nil, fmt.Errorf("unparsable %s block", b.Type)
-}
-
-// recoverIssued finds the certificate (and key) of an issued order among
-// the account's stored certificates when DescribeDVOrderResult leaves them
-// out: the newest one for exactly the request's names.
-func (s *dvOrderSigner) recoverIssued(ctx context.Context, csr *CheckedCSR) (string, string, error) {
-	want := nameSet(csr.Names)
-	var best *aliyun.UserCertificate
-	for page := 1; page <= maxListPages; page++ {
-		l, err := s.client.DescribeUserCertificateList(ctx, page, listPageSize)
-		if err != nil {
-			return "", "", withContext(err, "looking for the issued certificate of %s among the stored certificates", csr.MainDomain)
-		}
-		for i := range l.CertificateList {
-			c := l.CertificateList[i]
-			names := []string{c.Common}
-			for n := range strings.SplitSeq(c.Sans, ",") {
-				if n = strings.TrimSpace(n); n != "" {
-					names = append(names, n)
-				}
-			}
-			if bool(c.Expired) || !sameNames(names, want) {
-				continue
-			}
-			if best == nil || c.StartDate > best.StartDate {
-				best = &c
-			}
-		}
-		if len(l.CertificateList) == 0 || page*listPageSize >= int(l.TotalCount) {
-			break
-		}
-	}
-	if best == nil {
-		return "", "", Transient(ReasonUnknownOrderState, s.cfg.PollInterval,
-			fmt.Errorf("the DV order for %s is issued but CAS returned no certificate and none is stored yet; looking again later", csr.MainDomain))
-	}
-	d, err := s.client.DescribeUserCertificateDetail(ctx, string(best.ID))
-	if err != nil {
-		return "", "", withContext(err, "reading stored certificate %s", best.ID)
-	}
-	return d.Cert, d.Key, nil
-}
-
-// usableInstances lists the purchased DV instances without an order, in
-// the order CAS lists them (or as configured), walking every page.
-func (s *dvOrderSigner) usableInstances(ctx context.Context) ([]string, error) {
-	all, err := s.listInstances(ctx)
-	if err != nil {
-		return nil, withContext(err, "listing the purchased certificate instances")
-	}
-	usable := map[string]bool{}
-	var ids []string
-	for _, o := range all {
-		if usableInstance(o) {
-			usable[o.InstanceID] = true
-			ids = append(ids, o.InstanceID)
-		}
-	}
-	if len(s.cfg.DVOrder.InstanceIDs) == 0 {
-		return ids, nil
-	}
-	var out []string
-	for _, id := range s.cfg.DVOrder.InstanceIDs {
-		if usable[id] {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
-func usableInstance(o aliyun.OrderInstance) bool {
-	if o.InstanceID == "" {
-		return false
-	}
-	if o.CertType != "" && !strings.EqualFold(o.CertType, "DV") && !strings.EqualFold(o.CertType, "FREE") {
-		return false
-	}
-	return strings.EqualFold(o.Status, "PAYED") || strings.EqualFold(o.Status, "Paid")
-}
-
-// listInstances walks DescribeOrderInstanceList page by page (StartIndex
-// 1, 2, ...) until TotalCount instances are seen, a page is empty, or a
-// page brings nothing new.
-func (s *dvOrderSigner) listInstances(ctx context.Context) ([]aliyun.OrderInstance, error) {
-	seen := map[string]bool{}
-	var all []aliyun.OrderInstance
-	for page := 1; page <= maxInstancePages; page++ {
-		l, err := s.client.DescribeOrderInstanceList(ctx, page)
-		if err != nil {
-			return nil, err
-		}
-		fresh := 0
-		for _, o := range l.OrderList {
-			if o.InstanceID == "" || seen[o.InstanceID] {
-				continue
-			}
-			seen[o.InstanceID] = true
-			all = append(all, o)
-			fresh++
-		}
-		if fresh == 0 || len(all) >= int(l.TotalCount) {
-			break
-		}
-	}
-	return all, nil
-}
+// dvOrderName names the DV order on an instance for people.
+func dvOrderName(instanceID string) string { return "the DV order on CAS instance " + instanceID }
 
 // Cancel removes the request's DNS validation records; there is no order to
 // give back: CAS 2018-07-13 cannot cancel a DV order and an instance, once
 // ordered on, stays used. A reservation on which no order was placed is
 // simply forgotten.
-func (s *dvOrderSigner) Cancel(ctx context.Context, st OrderState) error {
-	if s.dns != nil && len(st.ValidationRecords) > 0 {
-		if _, _, err := s.dns.cleanUp(ctx, st); err != nil {
-			return err
+func (s *dvOrderSigner) Cancel(ctx context.Context, st OrderState) (Cancelled, error) {
+	if err := s.cancelValidation(ctx, st); err != nil {
+		return Cancelled{}, withContext(err, "the validation records of %s not removed", dvOrderName(st.InstanceID))
+	}
+	if st.InstanceID == "" {
+		return validationRemoved(st), nil
+	}
+	ordered := st.OrderedAt != nil
+	if !ordered {
+		_, exists, err := s.describe(ctx, st.InstanceID)
+		switch {
+		case err == nil && !exists:
+			s.instances.forget(st.InstanceID)
+		case err == nil:
+			ordered = true
+		default:
+			// Unknown: a create may have been made.
+			ordered = st.Creating != nil
 		}
 	}
-	if st.InstanceID == "" || st.OrderedAt != nil {
-		return nil
+	if ordered {
+		return Cancelled{Reason: ReasonValidationRemoved, Summary: dvOrderName(st.InstanceID) + " cannot be cancelled: validation records removed; a DV instance cannot be returned"}, nil
 	}
-	if _, exists, err := s.describe(ctx, st.InstanceID); err == nil && !exists {
-		s.mu.Lock()
-		delete(s.reserved, st.InstanceID)
-		s.mu.Unlock()
-	}
-	return nil
+	return Cancelled{Reason: ReasonOrderCancelled, Summary: "nothing was ordered on CAS instance " + st.InstanceID + "; its reservation is released"}, nil
 }
 
 // Check counts the purchased DV instances not used yet (every page), of
@@ -599,7 +321,8 @@ func (s *dvOrderSigner) Cancel(ctx context.Context, st OrderState) error {
 func (s *dvOrderSigner) Check(ctx context.Context) (Health, error) {
 	ids, err := s.usableInstances(ctx)
 	if err != nil {
-		return Health{UsableInstances: -1}, checkError(err, "listing the purchased certificate instances")
+		return Health{}, checkError(err, "listing the purchased certificate instances")
 	}
-	return Health{UsableInstances: len(ids)}, nil
+	n := len(ids)
+	return Health{Summary: fmt.Sprintf("checked %s: %d usable certificate instances", s.cfg.Endpoint, n), UsableInstances: &n}, nil
 }

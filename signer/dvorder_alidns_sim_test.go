@@ -60,7 +60,7 @@ func TestSimDVAlidnsIssuesWithoutHumanStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.AdoptKeyPEM) == 0 || res.AdoptInstanceID != st.InstanceID {
+	if res.Kind != signer.OutcomeAdoptKey || res.AdoptKey.InstanceID != st.InstanceID {
 		t.Fatalf("no adoption: %+v", res)
 	}
 	s := sim.State()
@@ -79,9 +79,9 @@ func TestSimDVAlidnsIssuesWithoutHumanStep(t *testing.T) {
 
 	// The request cert-manager builds from the adopted key is issued from
 	// the same instance, with no new order or record.
-	key := parseKey(t, res.AdoptKeyPEM)
+	key := parseKey(t, res.AdoptKey.KeyPEM)
 	repl := &memStore{}
-	req2 := signer.Request{Name: "web-2", CSRPEM: csrFor(t, key, "www.example.com"), NextPrivateKeySecret: "next-key", AdoptedInstanceID: res.AdoptInstanceID}
+	req2 := signer.Request{Name: "web-2", CSRPEM: csrFor(t, key, "www.example.com"), NextPrivateKeySecret: "next-key", AdoptedInstanceID: res.AdoptKey.InstanceID}
 	res2, err := driveDV(t, sg, req2, repl, repl.get, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestSimDVAlidnsCancelRemovesRecords(t *testing.T) {
 	if recs := sim.State().Records; len(recs) != 1 {
 		t.Fatalf("records %+v", recs)
 	}
-	if err := sg.Cancel(context.Background(), store.get()); err != nil {
+	if _, err := sg.Cancel(context.Background(), store.get()); err != nil {
 		t.Fatal(err)
 	}
 	s := sim.State()

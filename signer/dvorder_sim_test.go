@@ -61,7 +61,7 @@ func (f *failingStore) Save(ctx context.Context, st signer.OrderState) error {
 
 // driveDV calls Sign until the request is issued, asks for key adoption,
 // or fails.
-func driveDV(t *testing.T, sg signer.Signer, req signer.Request, store signer.StateStore, get func() signer.OrderState, deadline time.Duration) (signer.Result, error) {
+func driveDV(t *testing.T, sg signer.Signer, req signer.Request, store signer.StateStore, get func() signer.OrderState, deadline time.Duration) (signer.Outcome, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
@@ -106,26 +106,26 @@ func adoptAndIssue(t *testing.T, sim *aliyunsim.Simulator, sg signer.Signer, nam
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.AdoptKeyPEM) == 0 || res.AdoptInstanceID == "" || res.AdoptInstanceID != store.get().InstanceID {
+	if res.Kind != signer.OutcomeAdoptKey || res.AdoptKey.InstanceID == "" || res.AdoptKey.InstanceID != store.get().InstanceID {
 		t.Fatalf("%s: no adoption: %+v", name, res)
 	}
-	key := parseKey(t, res.AdoptKeyPEM)
+	key := parseKey(t, res.AdoptKey.KeyPEM)
 	if k, ok := key.Public().(interface{ Size() int }); !ok || k.Size() != 256 {
 		t.Fatalf("server key is not RSA 2048")
 	}
 	repl := &memStore{}
-	req2 := signer.Request{Name: name + "-2", CSRPEM: csrFor(t, key, domain), NextPrivateKeySecret: "next-key", AdoptedInstanceID: res.AdoptInstanceID}
+	req2 := signer.Request{Name: name + "-2", CSRPEM: csrFor(t, key, domain), NextPrivateKeySecret: "next-key", AdoptedInstanceID: res.AdoptKey.InstanceID}
 	res2, err := driveDV(t, sg, req2, repl, repl.get, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verifyIssued(t, sim, res2, key, domain)
-	return res.AdoptInstanceID
+	return res.AdoptKey.InstanceID
 }
 
 func TestSimDVAdoptionOneOrderPerInstance(t *testing.T) {
 	sim, sg := newDVSim(t, aliyunsim.Config{DVInstances: 3}, nil)
-	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances != 3 {
+	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances == nil || *h.UsableInstances != 3 {
 		t.Fatalf("health %+v %v", h, err)
 	}
 	// Four requests at once for three instances: three are ordered, the
@@ -153,12 +153,12 @@ func TestSimDVAdoptionOneOrderPerInstance(t *testing.T) {
 					mu.Unlock()
 					return
 				}
-				if len(res.AdoptKeyPEM) > 0 {
+				if res.Kind == signer.OutcomeAdoptKey {
 					mu.Lock()
-					if used[res.AdoptInstanceID] {
-						t.Errorf("instance %s handed out twice", res.AdoptInstanceID)
+					if used[res.AdoptKey.InstanceID] {
+						t.Errorf("instance %s handed out twice", res.AdoptKey.InstanceID)
 					}
-					used[res.AdoptInstanceID] = true
+					used[res.AdoptKey.InstanceID] = true
 					mu.Unlock()
 					return
 				}
@@ -175,7 +175,7 @@ func TestSimDVAdoptionOneOrderPerInstance(t *testing.T) {
 	if n := st.Calls["CreateDVOrderAudit"]; n != 3 {
 		t.Fatalf("%d CreateDVOrderAudit calls", n)
 	}
-	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances != 0 {
+	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances == nil || *h.UsableInstances != 0 {
 		t.Fatalf("health %+v %v", h, err)
 	}
 }
@@ -198,7 +198,7 @@ func TestSimDVPagesToAFreeInstance(t *testing.T) {
 	for _, in := range sim.State().DVInstances {
 		ids = append(ids, in.ID)
 	}
-	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances != 12 {
+	if h, err := sg.Check(context.Background()); err != nil || h.UsableInstances == nil || *h.UsableInstances != 12 {
 		t.Fatalf("health %+v %v", h, err)
 	}
 	// Every instance but the last one is held by other requests.
@@ -207,7 +207,7 @@ func TestSimDVPagesToAFreeInstance(t *testing.T) {
 	req := signer.Request{Name: "ns/late", CSRPEM: csrFor(t, rsaKey(t), "late.example.com"), NextPrivateKeySecret: "next-key",
 		InstanceTaken: func(_ context.Context, id string) (bool, error) { return id != last, nil }}
 	res, err := driveDV(t, sg, req, store, store.get, 10*time.Second)
-	if err != nil || res.AdoptInstanceID != last {
+	if err != nil || res.AdoptKey.InstanceID != last {
 		t.Fatalf("%+v %v (want instance %s)", res, err, last)
 	}
 	if st := sim.State(); st.Calls["DescribeOrderInstanceList"] < 2 {
@@ -225,7 +225,7 @@ func TestSimDVRestarts(t *testing.T) {
 	store := &memStore{state: signer.OrderState{InstanceID: inst, Creating: &creating}}
 	req := signer.Request{Name: "ns/a", CSRPEM: csrFor(t, rsaKey(t), "a.example.com"), NextPrivateKeySecret: "next-key"}
 	res, err := driveDV(t, sg, req, store, store.get, 10*time.Second)
-	if err != nil || res.AdoptInstanceID != inst {
+	if err != nil || res.AdoptKey.InstanceID != inst {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if n := sim.State().Calls["CreateDVOrderAudit"]; n != 1 {
@@ -248,7 +248,7 @@ func TestSimDVRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = driveDV(t, sg2, req, fs, fs.get, 10*time.Second)
-	if err != nil || len(res.AdoptKeyPEM) == 0 {
+	if err != nil || res.Kind != signer.OutcomeAdoptKey {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if n := sim.State().Calls["CreateDVOrderAudit"]; n != 2 {
@@ -316,7 +316,7 @@ func TestSimDVPollsAtValidationDelay(t *testing.T) {
 	store := &memStore{}
 	req := signer.Request{Name: "ns/p", CSRPEM: csrFor(t, rsaKey(t), "p.example.com"), NextPrivateKeySecret: "k"}
 	ctx := context.Background()
-	var res signer.Result
+	var res signer.Outcome
 	for {
 		req.State = store.get()
 		var err error
@@ -329,10 +329,10 @@ func TestSimDVPollsAtValidationDelay(t *testing.T) {
 		}
 		time.Sleep(res.Pending.RetryAfter)
 	}
-	key := parseKey(t, res.AdoptKeyPEM)
+	key := parseKey(t, res.AdoptKey.KeyPEM)
 	repl := &memStore{}
-	req2 := signer.Request{Name: "ns/p2", CSRPEM: csrFor(t, key, "p.example.com"), NextPrivateKeySecret: "k", AdoptedInstanceID: res.AdoptInstanceID}
-	if res, err := driveDV(t, sg, req2, repl, repl.get, 10*time.Second); err != nil || res.Chain == nil {
+	req2 := signer.Request{Name: "ns/p2", CSRPEM: csrFor(t, key, "p.example.com"), NextPrivateKeySecret: "k", AdoptedInstanceID: res.AdoptKey.InstanceID}
+	if res, err := driveDV(t, sg, req2, repl, repl.get, 10*time.Second); err != nil || res.Certificate == nil {
 		t.Fatalf("%+v %v", res, err)
 	}
 	n := sim.State().Calls["DescribeDVOrderResult"]

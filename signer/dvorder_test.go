@@ -269,7 +269,7 @@ func TestDVConfiguredInstances(t *testing.T) {
 		t.Fatalf("ordered on %s", got)
 	}
 	h, err := s.Check(context.Background())
-	if err != nil || h.UsableInstances != 1 {
+	if err != nil || h.UsableInstances == nil || *h.UsableInstances != 1 || h.Quota != nil {
 		t.Fatalf("health %+v %v", h, err)
 	}
 }
@@ -308,10 +308,10 @@ func TestDVIssuedAdoptsThenAnswersFromTheInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Chain != nil || res.AdoptInstanceID != "cas-cn-1" || len(res.AdoptKeyPEM) == 0 {
+	if res.Kind != OutcomeAdoptKey || res.Certificate == nil || res.Certificate.Chain != nil || res.AdoptKey.InstanceID != "cas-cn-1" {
 		t.Fatalf("result %+v", res)
 	}
-	k, err := parseServerKey(string(res.AdoptKeyPEM))
+	k, err := parseServerKey(string(res.AdoptKey.KeyPEM))
 	if err != nil || !samePublicKey(k.Public(), serverKey.Public()) {
 		t.Fatalf("adopted key %v", err)
 	}
@@ -329,7 +329,7 @@ func TestDVIssuedAdoptsThenAnswersFromTheInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Leaf == nil || !res.Leaf.Equal(leaf) || len(res.AdoptKeyPEM) != 0 || string(res.Chain) != pemOf(leaf, ca.inter) {
+	if res.Certificate.Leaf == nil || !res.Certificate.Leaf.Equal(leaf) || res.Kind == OutcomeAdoptKey || string(res.Certificate.Chain) != pemOf(leaf, ca.inter) {
 		t.Fatalf("result %+v", res)
 	}
 	if st := store.last(); st.InstanceID != "cas-cn-1" {
@@ -365,7 +365,7 @@ func TestDVIssuedRecoversChainFromStoredCertificates(t *testing.T) {
 	req := dvRequest(t, simpleCSR(t, csrKey, "www.example.com"))
 	req.State = OrderState{InstanceID: "cas-cn-1", OrderedAt: &t0}
 	res, err := s.Sign(context.Background(), req, &recStore{})
-	if err != nil || len(res.AdoptKeyPEM) == 0 || !res.Leaf.Equal(leaf) {
+	if err != nil || res.Kind != OutcomeAdoptKey || !res.Certificate.Leaf.Equal(leaf) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if got := r.params("DescribeUserCertificateDetail")[0].Get("CertId"); got != "8" {

@@ -39,24 +39,23 @@ func New(cfg Config) (Signer, error) {
 	if err != nil {
 		return nil, Issuer(ReasonInvalidConfig, err)
 	}
+	base := newFlow(cfg, client, dns)
 	switch cfg.OrderAPI {
 	case OrderAPIDVOrder:
-		s := newDVOrderSigner(cfg, client)
-		s.dns = dns
-		return s, nil
+		return newDVOrderSigner(base), nil
+	case OrderAPIInstance:
+		return newInstanceSigner(base), nil
 	default:
-		s := newCSRSigner(cfg, client)
-		s.dns = dns
-		return s, nil
+		return newCSRSigner(base), nil
 	}
 }
 
 func (c Config) validate() error {
 	var problems []string
 	switch c.OrderAPI {
-	case OrderAPICSR, OrderAPIDVOrder:
+	case OrderAPICSR, OrderAPIDVOrder, OrderAPIInstance:
 	default:
-		problems = append(problems, fmt.Sprintf("unknown order API %q (want %s or %s)", c.OrderAPI, OrderAPICSR, OrderAPIDVOrder))
+		problems = append(problems, fmt.Sprintf("unknown order API %q (want %s, %s or %s)", c.OrderAPI, OrderAPIInstance, OrderAPICSR, OrderAPIDVOrder))
 	}
 	switch c.ValidationMethod {
 	case "DNS", "FILE":
@@ -76,4 +75,38 @@ func (c Config) validate() error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// newDNSProvider builds the Alidns provider of a configuration, or nil for
+// manual validation. With credentials of its own it gets its own client
+// (and rate limit); otherwise it shares the issuer's client, whose Alidns
+// endpoint is cfg.DNS.Endpoint.
+func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) {
+	switch strings.ToLower(cfg.DNS.Provider) {
+	case "", DNSProviderManual:
+		return nil, nil
+	case DNSProviderAlidns:
+	default:
+		return nil, fmt.Errorf("unknown DNS validation provider %q (want %s or %s)", cfg.DNS.Provider, DNSProviderManual, DNSProviderAlidns)
+	}
+	if cfg.DNS.Credentials != nil {
+		if err := cfg.DNS.Credentials.Validate(); err != nil {
+			return nil, fmt.Errorf("the Alidns credentials: %w", err)
+		}
+		c, err := aliyun.New(aliyun.Options{
+			Endpoint:    cfg.Endpoint,
+			DNSEndpoint: cfg.DNS.Endpoint,
+			Credentials: *cfg.DNS.Credentials,
+			Timeout:     cfg.Timeout,
+			RateLimit:   cfg.RateLimit,
+			Burst:       cfg.Burst,
+			OnCall:      cfg.OnCall,
+			Transport:   cfg.Transport,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("the Alidns client: %w", err)
+		}
+		client = c
+	}
+	return newAlidnsProvider(cfg.DNS, client), nil
 }

@@ -37,6 +37,11 @@ type Request struct {
 	// holds a CAS 2018-07-13 instance (its instance-id annotation), so that
 	// the DV flow never picks an instance twice, even across restarts.
 	InstanceTaken func(ctx context.Context, instanceID string) (bool, error)
+	// Owner is what a CAS V2.0 subscription instance is bound to: the
+	// Certificate the request is for ("namespace/name"), or the request's
+	// Name when it was not made for a Certificate. Renewals of one
+	// Certificate reuse its instance; no other Certificate gets it.
+	Owner string
 	// State is the order state persisted so far (empty on the first call).
 	State OrderState
 }
@@ -61,6 +66,16 @@ type OrderState struct {
 	// Validation records what the issuer created remotely to prove domain
 	// ownership (e.g. Alidns record ids), so it can be cleaned up.
 	ValidationRecords []string `json:"validationRecords,omitempty"`
+	// PreviousCertificateID is the latest CertificateId of the CAS V2.0
+	// instance before this request's application: an issued certificate
+	// with another id is this request's.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	// CSRDigest identifies the CSR this request wrote onto its V2.0
+	// instance, so that an application found there is known to be its own.
+	CSRDigest string `json:"csrDigest,omitempty"`
+	// Submitted records that the V2.0 submission was reported a success
+	// (GetTaskAttribute), so that it is not asked again.
+	Submitted bool `json:"submitted,omitempty"`
 }
 
 // StateStore persists OrderState durably before the signer goes on. A signer
@@ -70,33 +85,74 @@ type StateStore interface {
 	Save(ctx context.Context, state OrderState) error
 }
 
-// Result is the outcome of one Sign call: either issued (Chain set) or
-// pending (Pending set). Failures are errors of the classes in errors.go.
-type Result struct {
+// OutcomeKind tells the kinds of Outcome apart.
+type OutcomeKind string
+
+// The kinds of Outcome; each sets its own field of Outcome.
+const (
+	// OutcomeIssued: Certificate is a certificate for the request's key.
+	OutcomeIssued OutcomeKind = "Issued"
+	// OutcomePending: Pending says what the order waits for.
+	OutcomePending OutcomeKind = "Pending"
+	// OutcomeAdoptKey: the order is issued for a key Alibaba Cloud
+	// generated; AdoptKey is that key, Certificate its certificate.
+	OutcomeAdoptKey OutcomeKind = "AdoptKey"
+)
+
+// Outcome is what one successful Sign call achieved: exactly one kind,
+// named by Kind. Failures are errors of the classes in errors.go instead.
+type Outcome struct {
+	Kind OutcomeKind
+	// Certificate is set for OutcomeIssued and OutcomeAdoptKey.
+	Certificate *Certificate
+	// Pending is set for OutcomePending.
+	Pending *Pending
+	// AdoptKey is set for OutcomeAdoptKey.
+	AdoptKey *AdoptKey
+	// Notes are facts worth telling people with the outcome (e.g. "the
+	// requested duration 2160h is not honoured by CAS").
+	Notes []string
+	// State, when set with OutcomeIssued, is order state not saved yet
+	// (an order that was issued on its first look): the controller records
+	// it together with the request's last write. Saving it separately
+	// would cost one more API-server write per certificate, and until the
+	// request is Ready the Creating mark already covers a crash.
+	State *OrderState
+}
+
+func pendingOutcome(p *Pending) Outcome { return Outcome{Kind: OutcomePending, Pending: p} }
+
+// Certificate is an issued certificate.
+type Certificate struct {
 	// Chain is the leaf followed by intermediates, PEM, "\n" line endings.
 	Chain []byte
 	// CA is the root certificate PEM when known.
 	CA []byte
 	// Leaf is the parsed leaf of Chain.
 	Leaf *x509.Certificate
-	// Pending is set while the order waits (validation, CA review).
-	Pending *Pending
-	// AdoptKeyPEM, when set, is the private key (PEM) the CA generated for
-	// the DV order on instance AdoptInstanceID, whose certificate Leaf is
-	// issued but not for the request's key: the controller writes it into
-	// the request's next-private-key Secret, so cert-manager re-issues with
-	// it. It is a secret: never log it or put it in an Event or condition.
-	AdoptKeyPEM     []byte
-	AdoptInstanceID string
-	// Notes are facts worth an Event (e.g. "CAS issued until 2027-02-26;
-	// the requested duration 2160h is not honoured by CAS").
-	Notes []string
-	// State, when set with a certificate, is order state not saved yet
-	// (an order that was issued on its first look): the controller records
-	// it together with the request's last write. Saving it separately
-	// would cost one more API-server write per certificate, and until the
-	// request is Ready the Creating mark already covers a crash.
-	State *OrderState
+	// Order names the order that issued it for people, e.g. "CAS order 42"
+	// or "the DV order on CAS instance cas-ivauto-1".
+	Order string
+}
+
+// Summary is the one sentence that tells people what was issued, e.g.
+// "CAS order 42 issued a certificate valid until 2027-02-26T00:00:00Z".
+func (c *Certificate) Summary() string {
+	s := c.Order + " issued a certificate"
+	if c.Leaf != nil {
+		s += " valid until " + c.Leaf.NotAfter.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// AdoptKey is the private key the CA generated for a DV order on instance
+// InstanceID, whose certificate is issued but not for the request's key:
+// the controller writes it into the request's next-private-key Secret, so
+// cert-manager re-issues with it. KeyPEM is a secret: never log it or put
+// it in an Event or condition.
+type AdoptKey struct {
+	KeyPEM     []byte
+	InstanceID string
 }
 
 // Pending says what the order waits for and when to look again.
@@ -128,21 +184,61 @@ type Validation struct {
 
 // Health is what an issuer check learned about the account.
 type Health struct {
-	// Package quota for the configured product (CSR API).
+	// Summary tells people what was checked and what is left, e.g.
+	// "checked https://cas.aliyuncs.com: 17 of 20 certificates of
+	// digicert-free-1-free left".
+	Summary string
+	// Quota is the package quota of the configured product (CSR flow);
+	// nil when the flow has none.
+	Quota *Quota
+	// UsableInstances is the number of purchased, unused DV instances (DV
+	// flow); nil when the flow has none.
+	UsableInstances *int
+	// InFlightInstances is the number of V2.0 subscription instances with
+	// an application in flight (Instance flow); nil when the flow has none.
+	InFlightInstances *int
+}
+
+// Quota is a CAS package's certificate count.
+type Quota struct {
 	Total, Used, Issued int
-	// UsableInstances is the number of purchased, unused DV instances
-	// (DVOrder API); -1 when not applicable.
-	UsableInstances int
+}
+
+// Cancelled says what Cancel gave back, for people.
+type Cancelled struct {
+	// Reason is ReasonOrderCancelled when an order or reservation was
+	// given back, ReasonValidationRemoved when only validation records
+	// were (an issued order, or one that cannot be cancelled), empty when
+	// nothing was held.
+	Reason string
+	// Summary is one sentence, e.g. "CAS order 42 cancelled; its quota is
+	// returned".
+	Summary string
 }
 
 // Signer places and follows orders for one issuer configuration.
 type Signer interface {
 	// Sign advances the request's order by one step: validates locally,
-	// creates the order (persisting intent first), or polls it.
-	Sign(ctx context.Context, req Request, store StateStore) (Result, error)
+	// creates the order (persisting intent first), or polls it. It returns
+	// an Outcome of a known Kind, or an error.
+	Sign(ctx context.Context, req Request, store StateStore) (Outcome, error)
 	// Cancel gives back what a request holds remotely (a pending order,
-	// validation records) after it was denied or deleted before issuance.
-	Cancel(ctx context.Context, state OrderState) error
+	// validation records) after it was denied, failed, deleted or issued.
+	// Its errors say what was not given back.
+	Cancel(ctx context.Context, state OrderState) (Cancelled, error)
 	// Check makes one cheap authenticated call and reports the account state.
 	Check(ctx context.Context) (Health, error)
+}
+
+// Name names what a state holds remotely, for people.
+func (st OrderState) Name() string {
+	switch {
+	case st.OrderID != "":
+		return "CAS order " + st.OrderID
+	case st.InstanceID != "":
+		return "CAS instance " + st.InstanceID
+	case st.Creating != nil:
+		return "the CAS order being created"
+	}
+	return "the domain validation records"
 }

@@ -108,7 +108,7 @@ func csrFor(t *testing.T, key crypto.Signer, cn string, dns ...string) []byte {
 
 // drive calls Sign as the controller would until the request is issued or
 // fails, honouring (a shortened) RetryAfter. Transient errors never fail it.
-func drive(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, deadline time.Duration) (signer.Result, error) {
+func drive(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, deadline time.Duration) (signer.Outcome, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	for {
@@ -145,44 +145,44 @@ func drive(t *testing.T, sg signer.Signer, req signer.Request, store *memStore, 
 }
 
 // verifyIssued checks the chain against the simulator's root and the CSR's key.
-func verifyIssued(t *testing.T, sim *aliyunsim.Simulator, res signer.Result, key crypto.Signer, names ...string) {
+func verifyIssued(t *testing.T, sim *aliyunsim.Simulator, res signer.Outcome, key crypto.Signer, names ...string) {
 	t.Helper()
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(sim.RootPEM()) {
 		t.Fatal("bad root")
 	}
 	// CAS does not send the root; the signer found it by the chain's AIA.
-	if !bytes.Equal(res.CA, sim.RootPEM()) {
-		t.Fatalf("Result.CA is not the simulator's root:\n%s", res.CA)
+	if !bytes.Equal(res.Certificate.CA, sim.RootPEM()) {
+		t.Fatalf("Result.CA is not the simulator's root:\n%s", res.Certificate.CA)
 	}
-	ch, err := signer.ParseChain(res.Chain)
+	ch, err := signer.ParseChain(res.Certificate.Chain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(res.Chain), "\r") || ch.Root != nil {
-		t.Fatalf("chain not normalised or holds the root:\n%s", res.Chain)
+	if strings.Contains(string(res.Certificate.Chain), "\r") || ch.Root != nil {
+		t.Fatalf("chain not normalised or holds the root:\n%s", res.Certificate.Chain)
 	}
 	inters := x509.NewCertPool()
 	for _, c := range ch.Intermediates {
 		inters.AddCert(c)
 	}
-	if _, err := res.Leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+	if _, err := res.Certificate.Leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
 		t.Fatalf("chain does not verify against the simulator's root: %v", err)
 	}
-	if !res.Leaf.Equal(ch.Leaf) {
+	if !res.Certificate.Leaf.Equal(ch.Leaf) {
 		t.Fatal("Leaf is not the chain's first certificate")
 	}
 	type eq interface{ Equal(crypto.PublicKey) bool }
-	if !res.Leaf.PublicKey.(eq).Equal(key.Public()) {
+	if !res.Certificate.Leaf.PublicKey.(eq).Equal(key.Public()) {
 		t.Fatal("the leaf's key is not the CSR's")
 	}
 	for _, n := range names {
-		if err := res.Leaf.VerifyHostname(strings.Replace(n, "*", "x", 1)); err != nil {
+		if err := res.Certificate.Leaf.VerifyHostname(strings.Replace(n, "*", "x", 1)); err != nil {
 			t.Errorf("leaf does not cover %s: %v", n, err)
 		}
 	}
-	if len(res.Notes) == 0 || !strings.Contains(res.Notes[0], res.Leaf.NotAfter.UTC().Format(time.RFC3339)) {
-		t.Errorf("notes %q", res.Notes)
+	if res.Kind != signer.OutcomeIssued || !strings.Contains(res.Certificate.Summary(), " issued a certificate valid until "+res.Certificate.Leaf.NotAfter.UTC().Format(time.RFC3339)) {
+		t.Errorf("outcome %s, summary %q", res.Kind, res.Certificate.Summary())
 	}
 }
 
@@ -212,7 +212,7 @@ func TestSimHappyPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := sg.Check(context.Background())
-			if err != nil || h.Total != 5 || h.Used != 0 {
+			if err != nil || h.Quota == nil || h.Quota.Total != 5 || h.Quota.Used != 0 {
 				t.Fatalf("Check: %+v, %v", h, err)
 			}
 			key := tc.key(t)
@@ -229,7 +229,7 @@ func TestSimHappyPath(t *testing.T) {
 			if st.Calls["CreateCertificateWithCsrRequest"] != 1 {
 				t.Fatalf("calls %v", st.Calls)
 			}
-			if h, err := sg.Check(context.Background()); err != nil || h.Used != 1 || h.Issued != 1 {
+			if h, err := sg.Check(context.Background()); err != nil || h.Quota.Used != 1 || h.Quota.Issued != 1 {
 				t.Fatalf("Check after: %+v, %v", h, err)
 			}
 		})
@@ -251,7 +251,7 @@ func TestSimMultiSAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyIssued(t, sim, res, key, names...)
-	if got := res.Leaf.DNSNames; !sameSet(got, names) {
+	if got := res.Certificate.Leaf.DNSNames; !sameSet(got, names) {
 		t.Fatalf("leaf names %v", got)
 	}
 }
@@ -290,14 +290,14 @@ func TestSimDNSValidationAndCancel(t *testing.T) {
 		t.Fatalf("message %q, want %q", p.Message, want)
 	}
 	// Denied before issuance: the order is cancelled and the quota returns.
-	if err := sg.Cancel(context.Background(), store.get()); err != nil {
+	if _, err := sg.Cancel(context.Background(), store.get()); err != nil {
 		t.Fatal(err)
 	}
 	st := sim.State()
 	if len(orders2020(st)) != 0 || st.Packages["digicert-free-1-free"].Used != 0 {
 		t.Fatalf("after cancel: orders %+v packages %+v", st.Orders, st.Packages)
 	}
-	if err := sg.Cancel(context.Background(), store.get()); err != nil {
+	if _, err := sg.Cancel(context.Background(), store.get()); err != nil {
 		t.Fatalf("second cancel: %v", err)
 	}
 }
@@ -333,8 +333,8 @@ func TestSimFaultsNeverOrderTwice(t *testing.T) {
 			defer wg.Done()
 			name := fmt.Sprintf("app%d.example.com", i)
 			res, err := drive(t, sg, signer.Request{CSRPEM: csrs[i]}, stores[i], 90*time.Second)
-			if err == nil && res.Leaf.Subject.CommonName != name {
-				err = fmt.Errorf("issued for %s", res.Leaf.Subject.CommonName)
+			if err == nil && res.Certificate.Leaf.Subject.CommonName != name {
+				err = fmt.Errorf("issued for %s", res.Certificate.Leaf.Subject.CommonName)
 			}
 			errs[i] = err
 		}()

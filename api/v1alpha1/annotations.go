@@ -16,10 +16,10 @@ const (
 	// made whose answer is not yet recorded; with no order id next to it, the
 	// order is looked up rather than created again.
 	AnnotationCreating = AnnotationPrefix + "creating"
-	// AnnotationOrderState is the whole order state as JSON (including what
-	// has no annotation of its own, such as when the order was placed and
-	// the validation records to clean up). The three annotations above win
-	// over it for the fields they hold.
+	// AnnotationOrderState is, as JSON, the part of the order state that
+	// has no annotation of its own: when the order was placed and the
+	// validation records to clean up. Every field of the state lives in
+	// exactly one annotation.
 	AnnotationOrderState = AnnotationPrefix + "order-state"
 
 	// FinalizerCancelOrder keeps a CertificateRequest with a pending remote

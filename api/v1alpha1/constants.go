@@ -14,6 +14,10 @@ const (
 	// OrderAPIDVOrder orders with CAS 2018-07-13 CreateDVOrderAudit on a
 	// purchased certificate instance: Alibaba Cloud generates the key.
 	OrderAPIDVOrder OrderAPI = "DVOrder"
+	// OrderAPIInstance writes the CSR onto a CAS V2.0 subscription instance
+	// (UpdateInstance) and applies (ApplyCertificate): the private key never
+	// leaves the cluster. The default for new issuers.
+	OrderAPIInstance OrderAPI = "Instance"
 )
 
 // Domain validation methods (spec.validation.method).
@@ -36,6 +40,7 @@ const (
 	DefaultEndpoint       = "https://cas.aliyuncs.com"
 	DefaultAlidnsEndpoint = "https://alidns.aliyuncs.com"
 	DefaultProductCode    = "digicert-free-1-free"
+	DefaultOrderAPI       = OrderAPIInstance
 	DefaultAccessKeyIDKey = "access-key-id"
 	DefaultAccessKeyKey   = "access-key-secret"
 )

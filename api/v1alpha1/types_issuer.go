@@ -14,6 +14,7 @@ import (
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Quota Left",type=integer,JSONPath=`.status.packageState.remaining`
 // +kubebuilder:printcolumn:name="Usable",type=integer,JSONPath=`.status.usableInstances`
+// +kubebuilder:printcolumn:name="In Flight",type=integer,JSONPath=`.status.inFlightInstances`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AliyunCASIssuer struct {
@@ -44,6 +45,7 @@ type AliyunCASIssuerList struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Quota Left",type=integer,JSONPath=`.status.packageState.remaining`
 // +kubebuilder:printcolumn:name="Usable",type=integer,JSONPath=`.status.usableInstances`
+// +kubebuilder:printcolumn:name="In Flight",type=integer,JSONPath=`.status.inFlightInstances`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AliyunCASClusterIssuer struct {

@@ -5,7 +5,7 @@ import (
 )
 
 // OrderAPI selects the CAS API used to order certificates.
-// +kubebuilder:validation:Enum=CSR;DVOrder
+// +kubebuilder:validation:Enum=Instance;CSR;DVOrder
 type OrderAPI string
 
 // ValidationMethod is how the CA checks domain ownership.
@@ -31,9 +31,12 @@ type IssuerSpec struct {
 	// Auth says how the issuer authenticates to Alibaba Cloud.
 	Auth Auth `json:"auth"`
 
-	// OrderAPI selects the order flow: CSR (CAS 2020-04-07, the key stays in
-	// the cluster) or DVOrder (CAS 2018-07-13 on purchased instances).
-	// +kubebuilder:default=CSR
+	// OrderAPI selects the order flow: Instance (CAS 2020-04-07 "SSL
+	// Certificate Management V2.0" subscription instances, the key stays in
+	// the cluster; the only one a new account can use), CSR (CAS 2020-04-07
+	// V1.0 resource packages, the key stays in the cluster) or DVOrder (CAS
+	// 2018-07-13 on purchased instances, Alibaba Cloud generates the key).
+	// +kubebuilder:default=Instance
 	// +optional
 	OrderAPI OrderAPI `json:"orderAPI,omitempty"`
 
@@ -66,6 +69,10 @@ type IssuerSpec struct {
 	// DVOrder configures orderAPI DVOrder.
 	// +optional
 	DVOrder *DVOrder `json:"dvOrder,omitempty"`
+
+	// Instance configures orderAPI Instance.
+	// +optional
+	Instance *InstanceOrder `json:"instance,omitempty"`
 }
 
 // Auth holds exactly one of accessKeySecretRef or ambient, optionally with
@@ -243,6 +250,31 @@ type DVOrder struct {
 	AdoptServerKey bool `json:"adoptServerKey,omitempty"`
 }
 
+// InstanceOrder configures the CAS V2.0 subscription-instance flow.
+type InstanceOrder struct {
+	// InstanceIDs are the subscription instances this issuer may use; empty
+	// means any usable DV instance of the account.
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=128
+	// +optional
+	InstanceIDs []string `json:"instanceIDs,omitempty"`
+
+	// ContactIDs are the CAS contacts named on every application; empty
+	// means the contact of spec.contact, found by e-mail (and created when
+	// absent).
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:Minimum=1
+	// +optional
+	ContactIDs []int64 `json:"contactIDs,omitempty"`
+
+	// AutoReissue lets Alibaba Cloud renew certificates by itself (managed
+	// renewal). Off by default: cert-manager owns renewal, and an automatic
+	// renewal would issue certificates the cluster never asked for.
+	// +optional
+	AutoReissue bool `json:"autoReissue,omitempty"`
+}
+
 // IssuerStatus is the observed state of an issuer.
 type IssuerStatus struct {
 	// Conditions: Ready is True once an authenticated API call succeeded for
@@ -266,9 +298,15 @@ type IssuerStatus struct {
 	PackageState *PackageState `json:"packageState,omitempty"`
 
 	// UsableInstances is the number of purchased, unused certificate
-	// instances (orderAPI DVOrder).
+	// instances (orderAPI DVOrder), or of subscription instances that can
+	// take an application now (orderAPI Instance).
 	// +optional
 	UsableInstances *int32 `json:"usableInstances,omitempty"`
+
+	// InFlightInstances is the number of subscription instances with an
+	// application in flight (orderAPI Instance).
+	// +optional
+	InFlightInstances *int32 `json:"inFlightInstances,omitempty"`
 }
 
 // PackageState is a CAS certificate package's quota.

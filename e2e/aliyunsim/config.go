@@ -39,6 +39,8 @@ type Config struct {
 	Packages map[string]Package
 	// DVInstances is the number of purchased DV certificate instances (CAS 2018-07-13).
 	DVInstances int
+	// V2 configures the V2.0 subscription instances (CAS 2020-04-07).
+	V2 V2Config
 	// Validation is ValidationAuto (default) or ValidationDNS.
 	Validation string
 	// ValidationDelay is the time from a validated proof to the CA's review (`process`);
@@ -124,6 +126,10 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if cfg.DVInstances < 0 {
 		return cfg, fmt.Errorf("aliyunsim: DV instance count %d is negative", cfg.DVInstances)
+	}
+
+	if err := cfg.V2.normalize(); err != nil {
+		return cfg, err
 	}
 
 	if cfg.Packages == nil {

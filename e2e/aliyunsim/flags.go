@@ -45,6 +45,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&cfg.CertCRLF, "cert-crlf", false, `answer certificates with "\r\n" line endings`)
 	fs.StringVar(&cfg.CADir, "ca-dir", "", "directory of the CA (ca.pem, ca-key.pem, intermediate.pem, intermediate-key.pem): loaded, or written when empty")
 	fs.StringVar(&cfg.DNSListen, "dns-listen", "", "UDP address of the DNS server for the zones (empty = off)")
+	bindV2Flags(fs, &cfg.V2)
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a certificate from the simulator's CA")
 	return f
 }

@@ -123,6 +123,7 @@ func (s *Simulator) advanceAll() {
 			s.advance(inst.order)
 		}
 	}
+	s.advanceInstances()
 }
 
 // allProven records the proofs that exist now and reports whether every domain has one.

@@ -125,6 +125,7 @@ func (s *Simulator) seed() {
 		st.instances = append(st.instances, inst)
 		st.instanceIdx[inst.id] = inst
 	}
+	s.seedV2()
 }
 
 // Start serves the simulator on listen ("127.0.0.1:0" picks a port), and its DNS server when
@@ -213,7 +214,9 @@ func (s *Simulator) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceAll()
-	return s.st.snapshot()
+	out := s.st.snapshot()
+	out.Instances = s.instanceStates()
+	return out
 }
 
 // SetFaultRate changes the fraction of signed calls that fail or hang (clamped to [0, 1]).

@@ -28,6 +28,8 @@ type state struct {
 	instances   []*dvInstance // CAS 2018-07-13, in purchase order
 	instanceIdx map[string]*dvInstance
 
+	v2 *v2State // CAS 2020-04-07 V2.0 instances and contacts
+
 	certs    map[int64]*userCert
 	nextCert int64
 
@@ -110,6 +112,7 @@ func newState() *state {
 		orders:      map[int64]*order{},
 		instanceIdx: map[string]*dvInstance{},
 		certs:       map[int64]*userCert{},
+		v2:          newV2State(),
 		nonces:      map[string]time.Time{},
 		stsKeys:     map[string]*stsCred{},
 		stsTokens:   map[string]string{},
@@ -128,6 +131,7 @@ type State struct {
 	Packages         map[string]PackageState `json:"packages"`
 	DVInstances      []DVInstanceState       `json:"dvInstances"`
 	UserCertificates []UserCertState         `json:"userCertificates"`
+	Instances        []InstanceState         `json:"instances"` // V2.0 subscription instances
 	Files            map[string]string       `json:"files"`
 }
 

@@ -1,0 +1,115 @@
+package signer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
+)
+
+// flow is what every order flow shares, embedded by each flow's signer
+// (csrSigner, dvOrderSigner; a new flow embeds it the same way). Its API is
+// deliberately small:
+//
+//   - pollAfter: when to look at a pending order again;
+//   - awaitValidation: the pending outcome of an order that waits for
+//     domain validation (the record made in Alidns when so configured);
+//   - issuedOutcome: the outcome of a certificate for the request's key;
+//   - removeValidation, cancelValidation: the validation records of a
+//     finished or given-up order.
+//
+// Each flow keeps its own order bookkeeping (what it records in OrderState
+// and how it recovers a create whose answer was lost).
+type flow struct {
+	cfg    Config
+	client *aliyun.Client
+	now    func() time.Time
+	roots  *rootCache
+	// dns, when set, creates and removes DNS validation records in Alidns.
+	dns *alidnsProvider
+}
+
+func newFlow(cfg Config, client *aliyun.Client, dns *alidnsProvider) flow {
+	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport), dns: dns}
+}
+
+// pollAfter is when to look at a pending order again: PollInterval, then
+// doubling with every interval that has passed since the order was placed,
+// up to MaxPollInterval. It depends only on the state and the clock.
+func (f *flow) pollAfter(st OrderState) time.Duration {
+	d := f.cfg.PollInterval
+	if st.OrderedAt == nil {
+		return d
+	}
+	elapsed := f.now().Sub(*st.OrderedAt)
+	for elapsed >= d && d < f.cfg.MaxPollInterval {
+		elapsed -= d
+		d *= 2
+	}
+	return min(d, f.cfg.MaxPollInterval)
+}
+
+// checkNamesBeforeOrdering refuses, before anything is ordered, names the
+// account cannot validate automatically (Alidns DNS validation only).
+func (f *flow) checkNamesBeforeOrdering(ctx context.Context, csr *CheckedCSR) error {
+	if f.dns == nil || f.cfg.ValidationMethod != "DNS" {
+		return nil
+	}
+	return f.dns.checkNames(ctx, csr.Names)
+}
+
+// awaitValidation is the outcome of an order waiting for the CA to see v;
+// order names the order for people ("CAS order 42"). With Alidns the record
+// is made to exist first.
+func (f *flow) awaitValidation(ctx context.Context, v *Validation, st OrderState, store StateStore, order string) (Outcome, error) {
+	if f.dns != nil && v.Method == "DNS" {
+		return f.dns.presentDNS(ctx, v, st, store, order, f.pollAfter(st))
+	}
+	return pendingOutcome(&Pending{
+		Reason:     ReasonDomainVerify,
+		Message:    fmt.Sprintf("%s (%s waits for domain validation)", v.Instruction(), order),
+		RetryAfter: f.pollAfter(st),
+		Validation: v,
+	}), nil
+}
+
+// issuedOutcome is the outcome of chain, a certificate for the request's
+// key issued by order (named for people): the root when known, and notes
+// about what differs from the request.
+func (f *flow) issuedOutcome(ctx context.Context, req Request, chain *Chain, order string) Outcome {
+	leaf := chain.Leaf
+	cert := &Certificate{Chain: chain.ChainPEM(), Leaf: leaf, Order: order}
+	var notes []string
+	if root, err := f.roots.root(ctx, chain); err == nil {
+		cert.CA = encodePEM(root)
+	} else {
+		notes = append(notes, fmt.Sprintf("the root CA of %s is unknown, so ca.crt stays empty: %v", order, err))
+	}
+	if req.Duration > 0 {
+		got := leaf.NotAfter.Sub(leaf.NotBefore)
+		if diff := got - req.Duration; diff > time.Minute || diff < -time.Minute {
+			notes = append(notes, fmt.Sprintf("the requested duration %s is not honoured by CAS: the certificate is valid for %s, until %s",
+				req.Duration, got.Round(time.Second), leaf.NotAfter.UTC().Format(time.RFC3339)))
+		}
+	}
+	return Outcome{Kind: OutcomeIssued, Certificate: cert, Notes: notes}
+}
+
+// removeValidation deletes the validation records of an issued order and
+// returns notes for people (nothing without Alidns or records).
+func (f *flow) removeValidation(ctx context.Context, st OrderState, store StateStore) []string {
+	if f.dns == nil || len(st.ValidationRecords) == 0 {
+		return nil
+	}
+	return f.dns.removeRecords(ctx, st, store)
+}
+
+// cancelValidation deletes the validation records of an order given up.
+func (f *flow) cancelValidation(ctx context.Context, st OrderState) error {
+	if f.dns == nil || len(st.ValidationRecords) == 0 {
+		return nil
+	}
+	_, _, err := f.dns.cleanUp(ctx, st)
+	return err
+}

@@ -1,0 +1,207 @@
+package signer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
+)
+
+// Which subscription instance a request gets, and the contacts its application names.
+
+const (
+	// listingTTL is how long a listing of the account's instances is reused to choose one.
+	// A stale entry costs nothing: an instance that became busy refuses the application
+	// and another one is chosen.
+	listingTTL = 10 * time.Second
+	// instancePageSize and maxInstanceListPages bound one walk through ListInstances.
+	instancePageSize     = 100
+	maxInstanceListPages = 100
+	// bindingPrefix starts every binding name, telling instances bound to some Certificate.
+	bindingPrefix = "cert-manager-"
+)
+
+// listAll walks ListInstances (DV instances) page by page, reusing a recent walk unless
+// fresh is set.
+func (s *instanceSigner) listAll(ctx context.Context, fresh bool) ([]aliyun.Instance, error) {
+	s.mu.Lock()
+	if !fresh && s.listing != nil && s.now().Sub(s.listedAt) < listingTTL {
+		l := s.listing
+		s.mu.Unlock()
+		return l, nil
+	}
+	s.mu.Unlock()
+	var all []aliyun.Instance
+	seen := map[string]bool{}
+	for page := 1; page <= maxInstanceListPages; page++ {
+		l, err := s.client.ListInstances(ctx, aliyun.InstanceQuery{CertificateType: "DV", CurrentPage: page, ShowSize: instancePageSize})
+		if err != nil {
+			return nil, withContext(err, "listing the CAS subscription instances")
+		}
+		n := 0
+		for _, inst := range l.InstanceList {
+			if inst.InstanceID != "" && !seen[inst.InstanceID] {
+				seen[inst.InstanceID] = true
+				all = append(all, inst)
+				n++
+			}
+		}
+		if n == 0 || len(all) >= int(l.TotalCount) {
+			break
+		}
+	}
+	if all == nil {
+		all = []aliyun.Instance{}
+	}
+	s.mu.Lock()
+	s.listing, s.listedAt = all, s.now()
+	s.mu.Unlock()
+	return all, nil
+}
+
+// candidates are the instances the issuer may use: those of spec.instance.instanceIDs (each
+// must exist and be alive), else every DV instance of the account.
+func (s *instanceSigner) candidates(ctx context.Context, fresh bool) ([]aliyun.Instance, error) {
+	ids := s.cfg.Instance.InstanceIDs
+	if len(ids) == 0 {
+		return s.listAll(ctx, fresh)
+	}
+	var out []aliyun.Instance
+	for _, id := range ids {
+		d, err := s.detail(ctx, id)
+		if err != nil {
+			if p, ok := AsPermanent(err); ok && p.Reason == ReasonInstanceNotFound {
+				return nil, Permanent(ReasonInstanceNotFound, "CAS instance %s of spec.instance.instanceIDs does not exist; nothing was submitted", id)
+			}
+			return nil, err
+		}
+		if deadStatus(d.Status) {
+			return nil, Permanent(ReasonInstanceUnusable, "CAS instance %s of spec.instance.instanceIDs is %s and can take no application; nothing was submitted", id, d.Status)
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
+
+// choose picks the request's instance: the one bound to its owner when there is one, else
+// an inactive instance bound to nobody that holds the CSR's names. It returns a Pending
+// when the request must wait for one; that answer, and its counts, come from a fresh listing.
+func (s *instanceSigner) choose(ctx context.Context, req Request, csr *CheckedCSR) (*aliyun.Instance, *Pending, error) {
+	inst, wait, err := s.chooseFrom(ctx, req, csr, false)
+	if wait != nil && wait.Reason == ReasonNoUsableInstance && len(s.cfg.Instance.InstanceIDs) == 0 {
+		return s.chooseFrom(ctx, req, csr, true)
+	}
+	return inst, wait, err
+}
+
+func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *CheckedCSR, relist bool) (*aliyun.Instance, *Pending, error) {
+	all, err := s.candidates(ctx, relist)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner := req.Owner
+	if owner == "" {
+		owner = req.Name
+	}
+	bound := bindingName(owner)
+	var mine, fresh []aliyun.Instance
+	tooSmall := 0
+	for _, inst := range all {
+		if inst.CertificateType != "" && !strings.EqualFold(inst.CertificateType, "DV") {
+			continue
+		}
+		switch {
+		case inst.CertificateName == bound && !deadStatus(inst.Status):
+			if inst.Status == aliyun.InstancePending {
+				return nil, &Pending{Reason: ReasonInstanceBusy, RetryAfter: s.cfg.PollInterval,
+					Message: fmt.Sprintf("CAS instance %s, bound to %s, has an application in flight that is not this request's; waiting for it to finish", inst.InstanceID, owner)}, nil
+			}
+			mine = append(mine, inst)
+		case inst.Status == aliyun.InstanceInactive:
+			// Never issued: free, whatever name an unfinished application left on it.
+			if fits(inst, csr.Names) {
+				fresh = append(fresh, inst)
+			} else {
+				tooSmall++
+			}
+		}
+	}
+	if len(mine) > 0 && !fits(mine[0], csr.Names) {
+		// The Certificate's instance cannot hold its new names: a fresh one must.
+		mine = nil
+	}
+	list := append(mine, fresh...)
+	if len(list) == 0 && tooSmall > 0 {
+		return nil, nil, Permanent(ReasonInstanceCapacity,
+			"none of the %d usable CAS instances holds %s (wildcard or multi-name certificates need an instance with enough FullDomainCount/WildcardDomainCount); nothing was submitted", tooSmall, strings.Join(csr.Names, ", "))
+	}
+	ids := make([]string, 0, len(list))
+	byID := map[string]aliyun.Instance{}
+	for _, inst := range list {
+		ids = append(ids, inst.InstanceID)
+		byID[inst.InstanceID] = inst
+	}
+	taken := map[string]bool{}
+	if req.InstanceTaken != nil {
+		for _, id := range ids {
+			t, err := req.InstanceTaken(ctx, id)
+			if err != nil {
+				return nil, nil, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS instances other requests hold: %w", err))
+			}
+			taken[id] = t
+		}
+	}
+	id := s.instances.pick(ids, taken, owner)
+	if id == "" {
+		what := "the account has"
+		if len(s.cfg.Instance.InstanceIDs) > 0 {
+			what = "spec.instance.instanceIDs name"
+		}
+		return nil, &Pending{Reason: ReasonNoUsableInstance, RetryAfter: s.cfg.MaxPollInterval,
+			Message: fmt.Sprintf("no usable CAS subscription instance for %s: %s %d DV instances (%s), %d of them inactive and free, %d held by other requests; waiting for one (buy a DV instance, or wait for other requests to finish)",
+				strings.Join(csr.Names, ", "), what, len(all), statusCounts(all), len(fresh), len(ids))}, nil
+	}
+	inst := byID[id]
+	return &inst, nil, nil
+}
+
+// contactIDs are the contacts named on applications: spec.instance.contactIDs, else the
+// contact of Config.Contact found by e-mail, created when absent.
+func (s *instanceSigner) contactIDs(ctx context.Context) ([]int64, error) {
+	if ids := s.cfg.Instance.ContactIDs; len(ids) > 0 {
+		return ids, nil
+	}
+	// One resolution at a time: concurrent requests would each create the contact.
+	s.contactMu.Lock()
+	defer s.contactMu.Unlock()
+	if len(s.contacts) > 0 {
+		return s.contacts, nil
+	}
+	var ids []int64
+	c := s.cfg.Contact
+	l, err := s.client.ListContact(ctx, c.Email)
+	if err != nil {
+		return nil, withContext(err, "looking up the CAS contact %s", c.Email)
+	}
+	for _, ct := range l.ContactList {
+		if strings.EqualFold(ct.Email, c.Email) && ct.ContactID > 0 {
+			ids = []int64{int64(ct.ContactID)}
+			break
+		}
+	}
+	if ids == nil {
+		// Not retried: a lost answer is found by the lookup above next time.
+		id, err := s.client.CreateContact(ctx, c.Username, c.Email, c.Phone)
+		if err != nil {
+			if e, ok := aliyun.AsError(err); ok && e.Class == aliyun.Permanent {
+				return nil, Permanent(ReasonInvalidContact, "the account has no CAS contact for %s and spec.contact cannot be made one: %v; nothing was submitted", c.Email, err)
+			}
+			return nil, withContext(err, "creating the CAS contact %s", c.Email)
+		}
+		ids = []int64{id}
+	}
+	s.contacts = ids
+	return ids, nil
+}
