@@ -24,6 +24,7 @@ import (
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -61,9 +62,11 @@ func run() error {
 		"how often each issuer's credentials are checked with a real API call")
 	flag.BoolVar(&opts.IssuerAmbientCredentials, "issuer-ambient-credentials", false,
 		"let namespaced AliyunCASIssuers use the controller's own (ambient) credentials; cluster issuers always may")
+	flag.BoolVar(&opts.AllowInsecureEndpoints, "allow-insecure-endpoints", false,
+		"accept plain http endpoints, private and loopback addresses for namespaced issuers, and auth.stsEndpoint with ambient credentials on namespaced issuers (test set-ups only)")
 	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
-		"calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, 5)")
-	flag.IntVar(&opts.Burst, "aliyun-burst", 0, "burst of calls one issuer may make to Alibaba Cloud (0: the default, 10)")
+		fmt.Sprintf("calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, %v)", signer.DefaultRateLimit))
+	flag.IntVar(&opts.Burst, "aliyun-burst", 0, fmt.Sprintf("burst of calls one issuer may make to Alibaba Cloud (0: the default, %v)", signer.DefaultBurst))
 	flag.Func("dns-nameservers", "comma-separated name servers (host or host:port) the Alidns propagation check queries when an issuer names none (default: each zone's NS records)",
 		func(v string) error {
 			opts.DNSNameservers = append(opts.DNSNameservers, strings.Split(v, ",")...)

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	unknownHost := createIssuer(t, ns, "unknown-host", issuerSpec("http://cas.no-such-host.invalid", "digicert-free-1-free"))
 	refused := createIssuer(t, ns, "refused", issuerSpec(closedPortURL(t), "digicert-free-1-free"))
 	unknownProduct := createIssuer(t, ns, "unknown-product", issuerSpec(url, "no-such-product"))
-	noPackage := createIssuer(t, ns, "no-package", issuerSpec(url, "geotrust-dv-m-starter"))
+	noPackage := createIssuer(t, ns, "no-package", issuerSpec(url, "globalsign-dv-w-advanced"))
 	notExisting := cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.IssuerKind, Name: "not-existing"}
 	waitIssuer(t, ns, good, metav1.ConditionTrue, "")
 	waitIssuer(t, ns, noQuota, metav1.ConditionTrue, "")
@@ -102,7 +102,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown-host", unknownHost, valid, nil, want{"Pending", "issuer unknown-host not ready", "", true}},
 		{"connection-refused", refused, valid, nil, want{"Pending", "issuer refused not ready", "EndpointUnreachable", true}},
 		{"unknown-product", unknownProduct, valid, nil, want{"Pending", "issuer unknown-product not ready", "", true}},
-		{"no-package", noPackage, valid, nil, want{"Pending", "issuer no-package not ready", "UnsupportedProduct", true}},
+		{"no-package", noPackage, valid, nil, want{"Pending", "issuer no-package not ready", "NoPackage", true}}, // CAS: NotFoundPackage (404),
 		{"issuer-not-found", notExisting, valid, nil, want{"Pending", "issuer AliyunCASIssuer not-existing not found", "", true}},
 	}
 	for _, tc := range cases {

@@ -8,7 +8,6 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 
-	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
@@ -199,7 +198,7 @@ func decideError(in signResult) verdict {
 		}
 	}
 	if ie, ok := signer.AsIssuer(in.err); ok {
-		reason := conditionReason(ie.Reason, v1alpha1.ReasonInvalidConfig)
+		reason := conditionReason(ie.Reason, signer.ReasonInvalidConfig)
 		detail := scrub(ie.Err.Error(), in.secrets)
 		v := waitForIssuer(fmt.Sprintf("issuer %s not ready: %s", in.issuerName, detail))
 		v.then, v.issuerReason, v.issuerMessage = thenMarkIssuer, reason, detail

@@ -2,12 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -26,27 +20,6 @@ func alidnsSpec(spec *v1alpha1.IssuerSpec) (*v1alpha1.AlidnsDNS, bool) {
 	return d.Alidns, true
 }
 
-// dnsSecretVersion is the resourceVersion of the Secret of
-// spec.validation.dns.alidns.auth, if any, so that a change rebuilds the
-// signer.
-func (s *signerSource) dnsSecretVersion(ctx context.Context, iss v1alpha1.GenericIssuer) (string, error) {
-	a, ok := alidnsSpec(iss.GetSpec())
-	if !ok || a.Auth == nil || a.Auth.AccessKeySecretRef == nil {
-		return "", nil
-	}
-	ns, name := s.secretNamespace(iss), a.Auth.AccessKeySecretRef.Name
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	err := s.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, meta)
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", secretNotFound(ns, name)
-	case err != nil:
-		return "", signer.Transient(reasonSecretUnavailable, 0, fmt.Errorf("cannot read Secret %s/%s (may the controller read Secrets in namespace %s?): %w", ns, name, ns, err))
-	}
-	return "/dns:" + meta.GetResourceVersion(), nil
-}
-
 // dnsConfig fills cfg.DNS from spec.validation.dns, reading the Alidns
 // credentials when they differ from the issuer's own. Their secret values
 // are appended to secrets (scrubbed from messages).
@@ -57,7 +30,7 @@ func (s *signerSource) dnsConfig(ctx context.Context, iss v1alpha1.GenericIssuer
 	}
 	cfg.DNS = signer.DNSConfig{
 		Provider:             signer.DNSProviderAlidns,
-		Endpoint:             orDefault(a.Endpoint, v1alpha1.DefaultAlidnsEndpoint),
+		Endpoint:             a.Endpoint,
 		Zone:                 a.Zone,
 		TTL:                  int(a.TTL),
 		SkipPropagationCheck: a.PropagationCheck != nil && !*a.PropagationCheck,
@@ -69,43 +42,11 @@ func (s *signerSource) dnsConfig(ctx context.Context, iss v1alpha1.GenericIssuer
 	if a.Auth == nil {
 		return nil
 	}
-	var creds signer.Credentials
-	switch {
-	case a.Auth.AccessKeySecretRef != nil:
-		ref := a.Auth.AccessKeySecretRef
-		ns := s.secretNamespace(iss)
-		sec := &corev1.Secret{}
-		err := s.apiReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, sec)
-		switch {
-		case apierrors.IsNotFound(err):
-			return secretNotFound(ns, ref.Name)
-		case err != nil:
-			return signer.Transient(reasonSecretUnavailable, 0, fmt.Errorf("cannot read Secret %s/%s (may the controller read Secrets in namespace %s?): %w", ns, ref.Name, ns, err))
-		}
-		if creds.AccessKeyID, err = secretValue(sec, orDefault(ref.AccessKeyIDKey, v1alpha1.DefaultAccessKeyIDKey)); err != nil {
-			return err
-		}
-		if creds.AccessKeySecret, err = secretValue(sec, orDefault(ref.AccessKeySecretKey, v1alpha1.DefaultAccessKeyKey)); err != nil {
-			return err
-		}
-		*secrets = append(*secrets, creds.AccessKeySecret)
-		if ref.SecurityTokenKey != "" {
-			if creds.SecurityToken, err = secretValue(sec, ref.SecurityTokenKey); err != nil {
-				return err
-			}
-			*secrets = append(*secrets, creds.SecurityToken)
-		}
-	case a.Auth.Ambient != nil:
-		if !iss.IsClusterScoped() && !s.opts.IssuerAmbientCredentials {
-			return signer.Issuer(ReasonAmbientNotAllowed, fmt.Errorf(
-				"namespaced %s may not use ambient credentials for Alidns (the controller's own RAM identity): use accessKeySecretRef, or start the controller with --issuer-ambient-credentials", iss.KindName()))
-		}
-		creds.Ambient = true
-	default:
-		return signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("spec.validation.dns.alidns.auth must set accessKeySecretRef or ambient"))
+	creds, more, err := s.credentials(ctx, iss, a.Auth, "spec.validation.dns.alidns.auth")
+	if err != nil {
+		return err
 	}
-	creds.RoleARN = a.Auth.RoleARN
-	creds.STSEndpoint = a.Auth.STSEndpoint
+	*secrets = append(*secrets, more...)
 	cfg.DNS.Credentials = &creds
 	return nil
 }

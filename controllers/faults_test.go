@@ -22,7 +22,7 @@ func TestFaultsAndThrottling(t *testing.T) {
 	// Enough calls that a 30 % fault rate cannot miss them all (0.7^30 ≈ 2e-5).
 	const n = 12
 	sim, url := startSim(t, aliyunsim.Config{
-		Packages:  map[string]aliyunsim.Package{"geotrust-dv-m-starter": {Quota: 2 * n}},
+		Packages:  map[string]aliyunsim.Package{"globalsign-dv-w-advanced": {Quota: 2 * n, MaxNames: 5}},
 		FaultHang: time.Second,
 	})
 	opts := testOptions()
@@ -31,7 +31,7 @@ func TestFaultsAndThrottling(t *testing.T) {
 	startManager(t, opts)
 	ns := newNamespace(t)
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
-	ref := createIssuer(t, ns, "faulty", issuerSpec(url, "geotrust-dv-m-starter"))
+	ref := createIssuer(t, ns, "faulty", issuerSpec(url, "globalsign-dv-w-advanced"))
 	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
 
 	sim.SetFaultRate(0.3)

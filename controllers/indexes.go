@@ -18,7 +18,9 @@ const (
 
 	// indexRequestIssuer indexes CertificateRequests by issuerKey.
 	indexRequestIssuer = "aliyun-cas-issuer.io/issuer"
-	// indexIssuerSecret indexes issuers by the name of their Secret.
+	// indexIssuerSecret indexes issuers by the names of the Secrets they
+	// read (spec.auth's and the Alidns auth's), so that a change to either
+	// re-checks the issuer at once.
 	indexIssuerSecret = "aliyun-cas-issuer.io/secret"
 )
 
@@ -75,10 +77,7 @@ func setupIndexes(mgr manager.Manager) error {
 		if !ok {
 			return nil
 		}
-		if ref := iss.GetSpec().Auth.AccessKeySecretRef; ref != nil && ref.Name != "" {
-			return []string{ref.Name}
-		}
-		return nil
+		return issuerSecretNames(iss.GetSpec())
 	}
 	for _, obj := range []client.Object{&v1alpha1.AliyunCASIssuer{}, &v1alpha1.AliyunCASClusterIssuer{}} {
 		if err := idx.IndexField(ctx, obj, indexIssuerSecret, secretName); err != nil {

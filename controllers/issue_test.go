@@ -25,8 +25,8 @@ import (
 func TestIssue(t *testing.T) {
 	testKeys(t)
 	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{
-		"digicert-free-1-free":  {Quota: 5},
-		"geotrust-dv-m-starter": {Quota: 5},
+		"digicert-free-1-free":     {Quota: 5},
+		"globalsign-dv-w-advanced": {Quota: 5, MaxNames: 5},
 	}})
 	startManager(t, testOptions())
 	ns := newNamespace(t)
@@ -35,8 +35,8 @@ func TestIssue(t *testing.T) {
 	createSecret(t, clusterNS, secretName, credentials(testKeyID, testKeySecret))
 
 	free := createIssuer(t, ns, "free", issuerSpec(url, "digicert-free-1-free"))
-	multi := createIssuer(t, ns, "multi", issuerSpec(url, "geotrust-dv-m-starter"))
-	cluster := createClusterIssuer(t, ns+"-cluster", issuerSpec(url, "geotrust-dv-m-starter"))
+	multi := createIssuer(t, ns, "multi", issuerSpec(url, "globalsign-dv-w-advanced"))
+	cluster := createClusterIssuer(t, ns+"-cluster", issuerSpec(url, "globalsign-dv-w-advanced"))
 	// The kind may be left empty: it means AliyunCASIssuer.
 	freeNoKind := free
 	freeNoKind.Kind = ""
@@ -112,7 +112,7 @@ func TestIssue(t *testing.T) {
 	if len(st.Orders) != len(cases) || st.Calls["CreateCertificateWithCsrRequest"] != len(cases) {
 		t.Errorf("orders = %d, create calls = %d, want %d each", len(st.Orders), st.Calls["CreateCertificateWithCsrRequest"], len(cases))
 	}
-	if p := st.Packages["geotrust-dv-m-starter"]; p.Used != 3 || p.Issued != 3 {
+	if p := st.Packages["globalsign-dv-w-advanced"]; p.Used != 3 || p.Issued != 3 {
 		t.Errorf("package state %+v, want used 3 issued 3", p)
 	}
 }
@@ -163,6 +163,7 @@ func TestPendingValidation(t *testing.T) {
 	c, err := aliyun.New(aliyun.Options{
 		Endpoint: url, DNSEndpoint: url,
 		Credentials: aliyun.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
+		Endpoints:   aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,9 @@ import (
 
 // +kubebuilder:rbac:groups=aliyun-cas-issuer.io,resources=aliyuncasissuers;aliyuncasclusterissuers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=aliyun-cas-issuer.io,resources=aliyuncasissuers/status;aliyuncasclusterissuers/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Secrets are read in the cluster resource namespace and the namespaces the
+// chart grants (rbac.issuerNamespaces): those grants are namespaced, so no
+// cluster-wide marker here.
 
 // Event reasons of issuers (besides the failure reasons).
 const eventChecked = v1alpha1.ReasonChecked

@@ -15,6 +15,7 @@ import (
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // TestIssuerFollowsSecret: an issuer with wrong credentials is not Ready
@@ -128,10 +129,37 @@ func TestIssuerValidation(t *testing.T) {
 		}
 		s := got.Spec
 		ref := s.Auth.AccessKeySecretRef
-		if s.Endpoint != v1alpha1.DefaultEndpoint || s.OrderAPI != v1alpha1.DefaultOrderAPI || s.ProductCode != v1alpha1.DefaultProductCode ||
-			s.Validation.Method != v1alpha1.ValidationMethodDNS || s.PollInterval == nil || s.PollInterval.Duration != 30*time.Second ||
-			ref.AccessKeyIDKey != "access-key-id" || ref.AccessKeySecretKey != "access-key-secret" {
-			t.Errorf("defaults not applied: %+v %+v", s, ref)
+		// The API's default markers say what the signer's defaults are.
+		d := signer.Config{}.WithDefaults()
+		if s.Endpoint != d.Endpoint || string(s.OrderAPI) != d.OrderAPI || s.ProductCode != d.ProductCode ||
+			string(s.Validation.Method) != d.ValidationMethod || s.PollInterval == nil || s.PollInterval.Duration != d.PollInterval ||
+			ref.AccessKeyIDKey != v1alpha1.DefaultAccessKeyIDKey || ref.AccessKeySecretKey != v1alpha1.DefaultAccessKeyKey {
+			t.Errorf("defaults not applied as signer.Config.WithDefaults has them: %+v %+v", s, ref)
+		}
+		dnsSpec := base()
+		dnsSpec.Validation.DNS = &v1alpha1.DNSValidation{Provider: v1alpha1.DNSProviderAlidns, Alidns: &v1alpha1.AlidnsDNS{}}
+		withDNS := &v1alpha1.AliyunCASIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dns-defaults"}, Spec: dnsSpec}
+		if err := env.Client.Create(context.Background(), withDNS); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(withDNS), withDNS); err != nil {
+			t.Fatal(err)
+		}
+		ad := withDNS.Spec.Validation.DNS.Alidns
+		if ad.Endpoint != d.DNS.Endpoint || int(ad.TTL) != d.DNS.TTL || ad.PropagationCheck == nil || !*ad.PropagationCheck != d.DNS.SkipPropagationCheck {
+			t.Errorf("Alidns defaults not applied as signer.Config.WithDefaults has them: %+v", ad)
+		}
+		manual := base()
+		manual.Validation.DNS = &v1alpha1.DNSValidation{}
+		withManual := &v1alpha1.AliyunCASIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dns-manual"}, Spec: manual}
+		if err := env.Client.Create(context.Background(), withManual); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(withManual), withManual); err != nil {
+			t.Fatal(err)
+		}
+		if p := string(withManual.Spec.Validation.DNS.Provider); p != d.DNS.Provider {
+			t.Errorf("DNS provider default %q, signer.Config.WithDefaults has %q", p, d.DNS.Provider)
 		}
 		// Ambient with a role and an STS endpoint on http is fine.
 		amb := base()

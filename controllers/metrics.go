@@ -59,27 +59,20 @@ func init() {
 		ordersPending, timeToIssue, issuerReady)
 }
 
-// createActions are the calls that place an order, by order API.
-var createActions = map[string]string{
-	"CreateCertificateWithCsrRequest": signer.OrderAPICSR,
-	"CreateDVOrderAudit":              signer.OrderAPIDVOrder,
-	"ApplyCertificate":                signer.OrderAPIInstance,
-}
-
 func observeCall(c signer.CallInfo) {
 	apiCalls.WithLabelValues(c.Product, c.Action, c.Outcome).Inc()
 	apiCallDuration.WithLabelValues(c.Product, c.Action).Observe(c.Duration.Seconds())
-	if api, ok := createActions[c.Action]; ok && c.Outcome == "ok" {
-		ordersCreated.WithLabelValues(api).Inc()
-	}
 }
+
+// observeOrderCreated counts an order the signer placed.
+func observeOrderCreated(orderAPI string) { ordersCreated.WithLabelValues(orderAPI).Inc() }
 
 // orderAPI is the metrics label of an issuer's order API.
 func orderAPI(iss v1alpha1.GenericIssuer) string {
-	if iss == nil || iss.GetSpec().OrderAPI == "" {
-		return string(v1alpha1.DefaultOrderAPI)
+	if iss == nil {
+		return signer.Config{}.WithDefaults().OrderAPI
 	}
-	return string(iss.GetSpec().OrderAPI)
+	return signer.Config{OrderAPI: string(iss.GetSpec().OrderAPI)}.WithDefaults().OrderAPI
 }
 
 // pendingSet keeps the pending gauge exact across repeated reconciles of

@@ -27,6 +27,12 @@ type Options struct {
 	// controller's own (ambient) credentials; cluster issuers always may.
 	IssuerAmbientCredentials bool
 
+	// AllowInsecureEndpoints (--allow-insecure-endpoints) lifts the
+	// endpoint rules for test set-ups: plain http endpoints, private
+	// addresses for namespaced issuers, and auth.stsEndpoint with ambient
+	// credentials on namespaced issuers are then accepted.
+	AllowInsecureEndpoints bool
+
 	// DNSNameservers are the name servers the Alidns provider's propagation
 	// check queries when an issuer names none ("host" or "host:port");
 	// empty means each zone's authoritative name servers.

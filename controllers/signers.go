@@ -20,9 +20,6 @@ import (
 // reasonSecretUnavailable: the Secret could not be read (transient).
 const reasonSecretUnavailable = "SecretUnavailable"
 
-// defaultPollInterval matches the API default of spec.pollInterval.
-const defaultPollInterval = 30 * time.Second
-
 // signerSource hands out one Signer per issuer configuration. A Signer is
 // rebuilt only when the issuer (UID, generation) or its Secret
 // (resourceVersion) changes, so that all requests of an issuer share its rate
@@ -63,28 +60,15 @@ func (s *signerSource) secretNamespace(iss v1alpha1.GenericIssuer) string {
 // Secret or key, bad spec) are IssuerErrors; API errors are transient.
 func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*signerEntry, error) {
 	name := issuerKey(iss.KindName(), iss.GetNamespace(), iss.GetName())
-	spec := iss.GetSpec()
-	secretRV := ""
-	if ref := spec.Auth.AccessKeySecretRef; ref != nil {
-		// The metadata cache is enough to tell whether the Secret changed.
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := s.client.Get(ctx, types.NamespacedName{Namespace: s.secretNamespace(iss), Name: ref.Name}, meta)
-		switch {
-		case apierrors.IsNotFound(err):
-			return nil, secretNotFound(s.secretNamespace(iss), ref.Name)
-		case err != nil:
-			// Typically a namespace outside the Secret cache (and RBAC).
-			return nil, signer.Transient(reasonSecretUnavailable, 0, fmt.Errorf("cannot read Secret %s/%s (may the controller read Secrets in namespace %s?): %w",
-				s.secretNamespace(iss), ref.Name, s.secretNamespace(iss), err))
+	// The Secrets' resourceVersions tell whether they changed.
+	key := fmt.Sprintf("%s/%d", iss.GetUID(), iss.GetGeneration())
+	for _, ref := range issuerSecretNames(iss.GetSpec()) {
+		rv, err := s.secretVersion(ctx, s.secretNamespace(iss), ref)
+		if err != nil {
+			return nil, err
 		}
-		secretRV = meta.GetResourceVersion()
+		key += "/" + ref + "@" + rv
 	}
-	dnsRV, err := s.dnsSecretVersion(ctx, iss)
-	if err != nil {
-		return nil, err
-	}
-	key := fmt.Sprintf("%s/%d/%s%s", iss.GetUID(), iss.GetGeneration(), secretRV, dnsRV)
 
 	s.mu.Lock()
 	if e, ok := s.entries[name]; ok && e.key == key {
@@ -99,7 +83,11 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	}
 	sg, err := s.opts.NewSigner(cfg)
 	if err != nil {
-		return nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
+		reason := signer.ReasonInvalidConfig
+		if ie, ok := signer.AsIssuer(err); ok && ie.Reason != "" {
+			reason = ie.Reason // e.g. InsecureEndpoint, PrivateEndpoint
+		}
+		return nil, signer.Issuer(reason, fmt.Errorf("invalid issuer configuration: %w", scrubError(err, secrets)))
 	}
 	e := &signerEntry{key: key, signer: sg, secrets: secrets, poll: cfg.WithDefaults().PollInterval}
 
@@ -120,66 +108,20 @@ func (s *signerSource) forget(kind, namespace, name string) {
 	delete(s.entries, issuerKey(kind, namespace, name))
 }
 
-// config turns an issuer and its Secret into a signer.Config.
+// config turns an issuer and its Secrets into a signer.Config. Unset
+// fields stay unset: signer.Config.WithDefaults is the one place defaults
+// live.
 func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (signer.Config, []string, error) {
 	spec := iss.GetSpec()
-	var creds signer.Credentials
-	var secrets []string
-	switch {
-	case spec.Auth.AccessKeySecretRef != nil:
-		ref := spec.Auth.AccessKeySecretRef
-		ns := s.secretNamespace(iss)
-		sec := &corev1.Secret{}
-		err := s.apiReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, sec)
-		switch {
-		case apierrors.IsNotFound(err):
-			return signer.Config{}, nil, secretNotFound(ns, ref.Name)
-		case err != nil:
-			return signer.Config{}, nil, signer.Transient(reasonSecretUnavailable, 0, fmt.Errorf("cannot read Secret %s/%s (may the controller read Secrets in namespace %s?): %w", ns, ref.Name, ns, err))
-		}
-		idKey := orDefault(ref.AccessKeyIDKey, v1alpha1.DefaultAccessKeyIDKey)
-		secretKey := orDefault(ref.AccessKeySecretKey, v1alpha1.DefaultAccessKeyKey)
-		if creds.AccessKeyID, err = secretValue(sec, idKey); err != nil {
-			return signer.Config{}, nil, err
-		}
-		if creds.AccessKeySecret, err = secretValue(sec, secretKey); err != nil {
-			return signer.Config{}, nil, err
-		}
-		secrets = append(secrets, creds.AccessKeySecret)
-		if ref.SecurityTokenKey != "" {
-			if creds.SecurityToken, err = secretValue(sec, ref.SecurityTokenKey); err != nil {
-				return signer.Config{}, nil, err
-			}
-			secrets = append(secrets, creds.SecurityToken)
-		}
-	case spec.Auth.Ambient != nil:
-		// Ambient credentials are the controller's own RAM identity: as in
-		// cert-manager, only cluster issuers (made by cluster admins) get
-		// them unless the controller is started to allow namespaced ones.
-		if !iss.IsClusterScoped() && !s.opts.IssuerAmbientCredentials {
-			return signer.Config{}, nil, signer.Issuer(ReasonAmbientNotAllowed, fmt.Errorf(
-				"namespaced %s may not use ambient credentials (the controller's own RAM identity): use accessKeySecretRef, or start the controller with --issuer-ambient-credentials", iss.KindName()))
-		}
-		creds.Ambient = true
-	default:
-		return signer.Config{}, nil, signer.Issuer(v1alpha1.ReasonInvalidConfig, fmt.Errorf("spec.auth must set accessKeySecretRef or ambient"))
-	}
-	creds.RoleARN = spec.Auth.RoleARN
-	creds.STSEndpoint = spec.Auth.STSEndpoint
-
-	poll := defaultPollInterval
-	if spec.PollInterval != nil && spec.PollInterval.Duration > 0 {
-		poll = spec.PollInterval.Duration
-	}
-	validation := string(spec.Validation.Method)
-	if validation == "" {
-		validation = string(v1alpha1.ValidationMethodDNS)
+	creds, secrets, err := s.credentials(ctx, iss, &spec.Auth, "spec.auth")
+	if err != nil {
+		return signer.Config{}, nil, err
 	}
 	cfg := signer.Config{
-		Endpoint:    orDefault(spec.Endpoint, v1alpha1.DefaultEndpoint),
+		Endpoint:    spec.Endpoint,
 		Credentials: creds,
-		OrderAPI:    orDefault(string(spec.OrderAPI), string(v1alpha1.DefaultOrderAPI)),
-		ProductCode: orDefault(spec.ProductCode, v1alpha1.DefaultProductCode),
+		OrderAPI:    string(spec.OrderAPI),
+		ProductCode: spec.ProductCode,
 		Contact: signer.Contact{
 			Username:    spec.Contact.Username,
 			Email:       spec.Contact.Email,
@@ -188,13 +130,20 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 			City:        spec.Contact.City,
 			CompanyName: spec.Contact.CompanyName,
 		},
-		ValidationMethod: validation,
-		PollInterval:     poll,
+		ValidationMethod: string(spec.Validation.Method),
 		MaxPollInterval:  s.opts.MaxPollInterval,
 		RateLimit:        s.opts.RateLimit,
 		Burst:            s.opts.Burst,
 		Timeout:          s.opts.CallTimeout,
 		OnCall:           observeCall,
+		OnOrderCreated:   observeOrderCreated,
+		Endpoints: signer.EndpointPolicy{
+			AllowInsecure: s.opts.AllowInsecureEndpoints,
+			Namespaced:    !iss.IsClusterScoped(),
+		},
+	}
+	if spec.PollInterval != nil {
+		cfg.PollInterval = spec.PollInterval.Duration
 	}
 	if spec.DVOrder != nil {
 		cfg.DVOrder = signer.DVOrderConfig{
@@ -215,8 +164,91 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 	return cfg, secrets, nil
 }
 
-func secretNotFound(namespace, name string) error {
-	return signer.Issuer(v1alpha1.ReasonSecretNotFound, fmt.Errorf("secret %s/%s not found", namespace, name))
+// credentials reads one v1alpha1.Auth (spec.auth, or the Alidns auth named
+// by field): the Secret's values, or the ambient chain where allowed, and
+// the role on top. The secret values are returned for scrubbing.
+func (s *signerSource) credentials(ctx context.Context, iss v1alpha1.GenericIssuer, auth *v1alpha1.Auth, field string) (signer.Credentials, []string, error) {
+	var creds signer.Credentials
+	var secrets []string
+	switch {
+	case auth.AccessKeySecretRef != nil:
+		ref := auth.AccessKeySecretRef
+		ns := s.secretNamespace(iss)
+		sec := &corev1.Secret{}
+		if err := s.apiReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, sec); err != nil {
+			return creds, nil, secretReadError(ns, ref.Name, err)
+		}
+		idKey, secretKey := ref.AccessKeyIDKey, ref.AccessKeySecretKey
+		if idKey == "" {
+			idKey = v1alpha1.DefaultAccessKeyIDKey
+		}
+		if secretKey == "" {
+			secretKey = v1alpha1.DefaultAccessKeyKey
+		}
+		var err error
+		if creds.AccessKeyID, err = secretValue(sec, idKey); err != nil {
+			return creds, nil, err
+		}
+		if creds.AccessKeySecret, err = secretValue(sec, secretKey); err != nil {
+			return creds, nil, err
+		}
+		secrets = append(secrets, creds.AccessKeySecret)
+		if ref.SecurityTokenKey != "" {
+			if creds.SecurityToken, err = secretValue(sec, ref.SecurityTokenKey); err != nil {
+				return creds, nil, err
+			}
+			secrets = append(secrets, creds.SecurityToken)
+		}
+	case auth.Ambient != nil:
+		// Ambient credentials are the controller's own RAM identity: as in
+		// cert-manager, only cluster issuers (made by cluster admins) get
+		// them unless the controller is started to allow namespaced ones.
+		if !iss.IsClusterScoped() && !s.opts.IssuerAmbientCredentials {
+			return creds, nil, signer.Issuer(ReasonAmbientNotAllowed, fmt.Errorf(
+				"%s: namespaced %s may not use ambient credentials (the controller's own RAM identity): use accessKeySecretRef, or start the controller with --issuer-ambient-credentials", field, iss.KindName()))
+		}
+		creds.Ambient = true
+	default:
+		return creds, nil, signer.Issuer(signer.ReasonInvalidConfig, fmt.Errorf("%s must set accessKeySecretRef or ambient", field))
+	}
+	creds.RoleARN = auth.RoleARN
+	creds.STSEndpoint = auth.STSEndpoint
+	return creds, secrets, nil
+}
+
+// issuerSecretNames are the Secrets an issuer reads (in its Secret
+// namespace): spec.auth's and the Alidns auth's.
+func issuerSecretNames(spec *v1alpha1.IssuerSpec) []string {
+	var names []string
+	if ref := spec.Auth.AccessKeySecretRef; ref != nil && ref.Name != "" {
+		names = append(names, ref.Name)
+	}
+	if a, ok := alidnsSpec(spec); ok && a.Auth != nil && a.Auth.AccessKeySecretRef != nil && a.Auth.AccessKeySecretRef.Name != "" {
+		if n := a.Auth.AccessKeySecretRef.Name; len(names) == 0 || names[0] != n {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// secretVersion is a Secret's resourceVersion, from the metadata cache.
+func (s *signerSource) secretVersion(ctx context.Context, namespace, name string) (string, error) {
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := s.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, meta); err != nil {
+		return "", secretReadError(namespace, name, err)
+	}
+	return meta.GetResourceVersion(), nil
+}
+
+// secretReadError classifies a failed Secret read: missing is the issuer's
+// configuration, anything else (typically a namespace outside the Secret
+// cache and RBAC) is retried.
+func secretReadError(namespace, name string, err error) error {
+	if apierrors.IsNotFound(err) {
+		return signer.Issuer(v1alpha1.ReasonSecretNotFound, fmt.Errorf("secret %s/%s not found", namespace, name))
+	}
+	return signer.Transient(reasonSecretUnavailable, 0, fmt.Errorf("cannot read Secret %s/%s (may the controller read Secrets in namespace %s?): %w", namespace, name, namespace, err))
 }
 
 // secretValue reads one key of a Secret, trimmed of surrounding whitespace
@@ -232,11 +264,4 @@ func secretValue(sec *corev1.Secret, key string) (string, error) {
 		return "", signer.Issuer(v1alpha1.ReasonSecretKeyMissing, fmt.Errorf("secret %s/%s key %q is empty", sec.Namespace, sec.Name, key))
 	}
 	return s, nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

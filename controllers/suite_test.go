@@ -107,6 +107,8 @@ func testOptions() controllers.Options {
 		CallTimeout:              5 * time.Second,
 		SignTimeout:              30 * time.Second,
 		CancelGiveUp:             20 * time.Second,
+		// The simulator serves plain http on loopback.
+		AllowInsecureEndpoints: true,
 	}
 }
 

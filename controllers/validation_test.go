@@ -204,3 +204,30 @@ func TestAlidnsDeletePending(t *testing.T) {
 		return len(st.Records) == 0 && len(st.Orders) == 0, fmt.Sprintf("records %d orders %d", len(st.Records), len(st.Orders))
 	})
 }
+
+// TestIssuerFollowsAlidnsSecret: the Secret of the Alidns credentials is
+// watched like spec.auth's: deleting it makes the issuer not Ready at once
+// (the periodic check is 10 minutes away), and creating it again makes it
+// Ready.
+func TestIssuerFollowsAlidnsSecret(t *testing.T) {
+	testKeys(t)
+	sim, url := alidnsSimulator(t, aliyunsim.Config{})
+	startManager(t, testOptions())
+	ns := newNamespace(t)
+	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
+	dnsSecret := createSecret(t, ns, "alidns-credentials", credentials(testKeyID, testKeySecret))
+	spec := alidnsIssuerSpec(sim, url)
+	spec.Validation.DNS.Alidns.Auth = &v1alpha1.Auth{AccessKeySecretRef: &v1alpha1.AccessKeySecretRef{Name: dnsSecret.Name}}
+	ref := createIssuer(t, ns, "dns-secret", spec)
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+
+	if err := env.Client.Delete(context.Background(), dnsSecret); err != nil {
+		t.Fatal(err)
+	}
+	iss := waitIssuer(t, ns, ref, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
+	if msg := v1alpha1.ReadyCondition(iss).Message; !strings.Contains(msg, ns+"/alidns-credentials") {
+		t.Fatalf("Ready message %q does not name the missing Secret", msg)
+	}
+	createSecret(t, ns, "alidns-credentials", credentials(testKeyID, testKeySecret))
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+}

@@ -405,7 +405,7 @@ func startManager(t *testing.T, sa string, cacheOpts cache.Options, leaderElect 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{ClusterResourceNamespace: certManager}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{ClusterResourceNamespace: certManager, AllowInsecureEndpoints: true /* the simulator serves http on loopback */}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -459,7 +459,7 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 	})
 
 	const keyID, keySecret = "LTAIdeploytest", "deploy-test-secret"
-	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret}})
+	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret}, V2: aliyunsim.V2Config{Instances: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

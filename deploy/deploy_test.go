@@ -473,6 +473,9 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"unconfined seccomp", "podSecurityContext: {seccompProfile: {type: Unconfined}}\n", []string{"schema", "seccompProfile"}},
 		{"rrsa without role", "rrsa: {enabled: true}\n", []string{"schema", "roleName"}},
 		{"bad namespace", "rbac: {issuerNamespaces: [Team_A]}\n", []string{"schema", "issuerNamespaces"}},
+		{"key adoption without namespaces", "rbac: {keyAdoption: {enabled: true}}\n", []string{"schema", "keyAdoption"}},
+		{"key adoption, empty namespaces", "rbac: {keyAdoption: {enabled: true, namespaces: []}}\n", []string{"schema", "keyAdoption"}},
+		{"key adoption, clusterWide false", "rbac: {keyAdoption: {enabled: true, clusterWide: false}}\n", []string{"schema", "keyAdoption"}},
 		{"repeated namespace", "rbac: {issuerNamespaces: [team-a, team-a]}\n", []string{"schema", "issuerNamespaces"}},
 		{"bad metrics port", "metrics: {port: 0}\n", []string{"schema", "port"}},
 		{"bad duration", "healthCheckInterval: ten minutes\n", []string{"schema", "healthCheckInterval"}},
@@ -766,6 +769,41 @@ func TestHelmLint(t *testing.T) {
 		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("helm lint --strict: %v\n%s", err, out)
+		}
+	}
+}
+
+// TestKeyAdoptionScope: key adoption's Secret writes are bound in the
+// listed namespaces, or cluster-wide only with clusterWide set.
+func TestKeyAdoptionScope(t *testing.T) {
+	name := releaseName + "-key-adoption"
+	for _, tc := range []struct {
+		values        string
+		clusterWide   bool
+		roleBindingNS string
+	}{
+		{"rbac: {keyAdoption: {enabled: true, namespaces: [team-c]}}\n", false, "team-c"},
+		{"rbac: {keyAdoption: {enabled: true, clusterWide: true}}\n", true, ""},
+	} {
+		out, err := helmTemplate(t, releaseName, installNS, tc.values)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.values, err)
+		}
+		crb := false
+		for _, o := range out.ofKind("ClusterRoleBinding") {
+			crb = crb || o.GetName() == name
+		}
+		if crb != tc.clusterWide {
+			t.Errorf("%q: cluster-wide binding %v, want %v", tc.values, crb, tc.clusterWide)
+		}
+		rb := ""
+		for _, o := range out.ofKind("RoleBinding") {
+			if o.GetName() == name {
+				rb = o.GetNamespace()
+			}
+		}
+		if rb != tc.roleBindingNS {
+			t.Errorf("%q: RoleBinding in %q, want %q", tc.values, rb, tc.roleBindingNS)
 		}
 	}
 }

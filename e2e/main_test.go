@@ -25,7 +25,7 @@ var f *framework.Framework
 // Products the simulator sells in these tests.
 const (
 	freeProduct  = "digicert-free-1-free"
-	multiProduct = "geotrust-dv-m-starter"
+	multiProduct = "globalsign-dv-w-advanced"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	f, err = framework.Start(ctx, framework.Options{
 		Sim: aliyunsim.Config{
 			Zones:      []string{"example.com", "example.org"},
-			Packages:   map[string]aliyunsim.Package{freeProduct: {Quota: 200}, multiProduct: {Quota: 50}},
+			Packages:   map[string]aliyunsim.Package{freeProduct: {Quota: 200}, multiProduct: {Quota: 50, MaxNames: 5}},
 			Validation: aliyunsim.ValidationAuto,
 			// Purchased CAS 2018-07-13 instances for orderAPI DVOrder.
 			DVInstances: 5,

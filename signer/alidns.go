@@ -35,10 +35,7 @@ const (
 	ReasonDNSRecordMaybeCreated = "DNSRecordMaybeCreated"
 )
 
-// Defaults of DNSConfig.
 const (
-	DefaultDNSTTL             = 600
-	DefaultPropagationTimeout = 10 * time.Minute
 	// propagationRetry is how soon to look again while the record is not
 	// visible at the name servers.
 	propagationRetry = 10 * time.Second
@@ -52,14 +49,14 @@ const (
 type DNSConfig struct {
 	// Provider is DNSProviderManual (default) or DNSProviderAlidns.
 	Provider string
-	// Endpoint is the Alidns URL (default https://alidns.aliyuncs.com).
+	// Endpoint is the Alidns URL (default DefaultDNSEndpoint).
 	Endpoint string
 	// Credentials for Alidns; nil means the issuer's own.
 	Credentials *Credentials
 	// Zone, when set, is the Alidns zone all records go to; otherwise the
 	// longest zone of the account that is a suffix of the record name.
 	Zone string
-	// TTL of the records, seconds (default 600).
+	// TTL of the records, seconds (default DefaultDNSTTL).
 	TTL int
 	// SkipPropagationCheck turns off querying the name servers.
 	SkipPropagationCheck bool
@@ -67,7 +64,8 @@ type DNSConfig struct {
 	// empty means the zone's authoritative name servers (NS records).
 	Nameservers []string
 	// PropagationTimeout bounds how long the check waits for the record to
-	// be visible before it stops waiting (default 10 minutes).
+	// be visible before it stops waiting (default
+	// DefaultPropagationTimeout).
 	PropagationTimeout time.Duration
 }
 
@@ -86,12 +84,6 @@ type alidnsProvider struct {
 }
 
 func newAlidnsProvider(cfg DNSConfig, client *aliyun.Client) *alidnsProvider {
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultDNSTTL
-	}
-	if cfg.PropagationTimeout <= 0 {
-		cfg.PropagationTimeout = DefaultPropagationTimeout
-	}
 	cfg.Zone = normalizeName(cfg.Zone)
 	p := &alidnsProvider{cfg: cfg, client: client, now: time.Now}
 	if !cfg.SkipPropagationCheck {
@@ -263,7 +255,7 @@ func (p *alidnsProvider) present(ctx context.Context, v *Validation, st OrderSta
 func (p *alidnsProvider) create(ctx context.Context, name, typ, value string, intent *validationEntry, st OrderState, store StateStore) (OrderState, *validationEntry, bool, error) {
 	if intent != nil {
 		// A create may have happened without us seeing its id.
-		id, err := p.lookup(ctx, name, typ, value)
+		id, err := p.lookup(ctx, intent.Zone, name, typ, value)
 		if err != nil {
 			return st, nil, false, err
 		}
@@ -296,7 +288,7 @@ func (p *alidnsProvider) create(ctx context.Context, name, typ, value string, in
 		case aliyun.IsCode(err, "DomainRecordDuplicate"):
 			if intent != nil {
 				// Ours, from the attempt whose answer was lost.
-				id, lerr := p.lookup(ctx, name, typ, value)
+				id, lerr := p.lookup(ctx, zone, name, typ, value)
 				if lerr != nil {
 					return st, nil, false, lerr
 				}
@@ -361,9 +353,17 @@ func (p *alidnsProvider) dropEntry(ctx context.Context, st OrderState, e validat
 	return st
 }
 
-// lookup finds the id of the record with this name, type and value.
-func (p *alidnsProvider) lookup(ctx context.Context, name, typ, value string) (string, error) {
-	l, err := p.client.DescribeSubDomainRecords(ctx, name, typ)
+// lookup finds the id of the record with this name, type and value in
+// zone (found again when the intent did not record it).
+func (p *alidnsProvider) lookup(ctx context.Context, zone, name, typ, value string) (string, error) {
+	if zone == "" {
+		z, err := p.zoneFor(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		zone = z
+	}
+	l, err := p.client.DescribeSubDomainRecords(ctx, zone, name, typ)
 	if err != nil {
 		if aliyun.IsCode(err, "IncorrectDomainUser", "InvalidDomainName") {
 			return "", nil
@@ -371,11 +371,20 @@ func (p *alidnsProvider) lookup(ctx context.Context, name, typ, value string) (s
 		return "", withContext(err, "looking up DNS record %s", name)
 	}
 	for _, r := range l.DomainRecords.Record {
-		if strings.EqualFold(r.Type, typ) && r.Value == value {
+		if strings.EqualFold(r.Type, typ) && sameRecordValue(typ, r.Value, value) {
 			return string(r.RecordID), nil
 		}
 	}
 	return "", nil
+}
+
+// sameRecordValue compares record values; a CNAME target is a name, so
+// case and a final dot do not matter.
+func sameRecordValue(typ, a, b string) bool {
+	if strings.EqualFold(typ, "CNAME") {
+		return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+	}
+	return a == b
 }
 
 // cleanUp deletes the records the issuer created for this request (and
@@ -394,7 +403,7 @@ func (p *alidnsProvider) cleanUp(ctx context.Context, st OrderState) (OrderState
 		id := e.ID
 		if id == "" {
 			var err error
-			if id, err = p.lookup(ctx, e.Name, e.Type, e.Value); err != nil {
+			if id, err = p.lookup(ctx, e.Zone, e.Name, e.Type, e.Value); err != nil {
 				keep = append(keep, s)
 				firstErr = cmpErr(firstErr, err)
 				continue

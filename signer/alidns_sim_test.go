@@ -287,3 +287,71 @@ func TestAlidnsPropagationCheck(t *testing.T) {
 		t.Fatalf("calls %+v", s.Calls)
 	}
 }
+
+// A delegated sub-zone of the account (dev.example.com as its own Alidns
+// zone, next to example.com): a record whose id was lost is found again in
+// the sub-zone and cleaned up. Without DomainName, Alidns would search
+// example.com and never find it.
+func TestAlidnsDelegatedSubZoneRecovery(t *testing.T) {
+	for _, name := range []string{"resume", "cancel"} {
+		t.Run(name, func(t *testing.T) {
+			sim, cfg := alidnsSim(t, "example.com", "dev.example.com")
+			sg, err := signer.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := &crashAfterAddStore{}
+			req := signer.Request{CSRPEM: csrFor(t, rsaKey(t), "www.dev.example.com")}
+			if _, err := sg.Sign(context.Background(), req, store); err == nil {
+				t.Fatal("want the save failure")
+			}
+			if recs := recordsOf(sim); len(recs) != 1 || recs[0].Zone != "dev.example.com" {
+				t.Fatalf("records %+v", recs)
+			}
+			if name == "cancel" {
+				if _, err := sg.Cancel(context.Background(), store.get()); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := drive(t, sg, req, &store.memStore, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			s := sim.State()
+			if len(s.Records) != 0 || s.Calls["AddDomainRecord"] != 1 || s.Calls["DeleteDomainRecord"] != 1 {
+				t.Fatalf("records %+v calls %+v", s.Records, s.Calls)
+			}
+		})
+	}
+}
+
+// CAS may ask for a CNAME proof, named zone-relative ("_dnsauth.www.dev"):
+// the Alidns provider creates the CNAME at _dnsauth.www.dev.example.com
+// (labels not doubled), the order issues, and the record is removed.
+func TestAlidnsCNAMEProofRelativeName(t *testing.T) {
+	sim, url := startSim(t, aliyunsim.Config{
+		Validation:       aliyunsim.ValidationDNS,
+		Zones:            []string{"example.com"},
+		RecordDomainForm: aliyunsim.RecordDomainRelative,
+		DNSRecordType:    "CNAME",
+	})
+	cfg := simConfig(url)
+	cfg.DNS = signer.DNSConfig{Provider: signer.DNSProviderAlidns, Endpoint: url}
+	sg, err := signer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &memStore{}
+	req := signer.Request{CSRPEM: csrFor(t, rsaKey(t), "www.dev.example.com")}
+	if res, err := sg.Sign(context.Background(), req, store); err != nil || res.Pending == nil {
+		t.Fatalf("want pending: %+v %v", res, err)
+	}
+	recs := recordsOf(sim)
+	if len(recs) != 1 || recs[0].Type != "CNAME" || recs[0].RR != "_dnsauth.www.dev" || recs[0].Zone != "example.com" {
+		t.Fatalf("records %+v", recs)
+	}
+	if _, err := drive(t, sg, req, store, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if recs := recordsOf(sim); len(recs) != 0 {
+		t.Fatalf("records left: %+v", recs)
+	}
+}

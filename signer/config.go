@@ -29,7 +29,7 @@ type Config struct {
 	// are used as given; tests use http://127.0.0.1:PORT).
 	Endpoint    string
 	Credentials Credentials
-	// OrderAPI is OrderAPICSR or OrderAPIDVOrder.
+	// OrderAPI is OrderAPIInstance, OrderAPICSR or OrderAPIDVOrder.
 	OrderAPI    string
 	ProductCode string
 	Contact     Contact
@@ -54,9 +54,20 @@ type Config struct {
 	// OnCall, when set, is called after every remote call attempt (for
 	// metrics such as a Prometheus counter by action and outcome).
 	OnCall func(CallInfo)
+	// OnOrderCreated, when set, is called with OrderAPI after each create
+	// call answered with success: an order placed (quota spent).
+	OnOrderCreated func(orderAPI string)
 	// Transport, when set, carries the remote calls (tests, proxies).
 	Transport http.RoundTripper
+	// Endpoints is the policy every endpoint must satisfy (https; for a
+	// namespaced issuer no private address and no auth.stsEndpoint with
+	// ambient credentials), and the AIA root fetch too.
+	Endpoints EndpointPolicy
 }
+
+// EndpointPolicy says which endpoints an issuer may use (see
+// aliyun.EndpointPolicy).
+type EndpointPolicy = aliyun.EndpointPolicy
 
 // Contact is who the CA contacts about an order.
 type Contact struct {
@@ -92,16 +103,25 @@ type Credentials = aliyun.Credentials
 // "throttled" or the error code), for metrics.
 type CallInfo = aliyun.CallInfo
 
-// Defaults applied by New (see Config.WithDefaults).
+// Defaults applied by New (see Config.WithDefaults). The API's
+// +kubebuilder:default markers repeat some of them for kubectl users; a
+// test holds them equal.
 const (
 	DefaultEndpoint         = aliyun.DefaultEndpoint
+	DefaultOrderAPI         = OrderAPIInstance
 	DefaultProductCode      = "digicert-free-1-free"
 	DefaultValidationMethod = "DNS"
 	DefaultPollInterval     = 30 * time.Second
 	DefaultMaxPollInterval  = 10 * time.Minute
-	DefaultRateLimit        = 5
-	DefaultBurst            = 10
-	DefaultTimeout          = 30 * time.Second
+	DefaultRateLimit        = aliyun.DefaultRateLimit
+	DefaultBurst            = aliyun.DefaultBurst
+	DefaultTimeout          = aliyun.DefaultTimeout
+	DefaultDNSProvider      = DNSProviderManual
+	DefaultDNSEndpoint      = aliyun.DefaultDNSEndpoint
+	DefaultDNSTTL           = 600
+	// DefaultPropagationTimeout bounds the wait for a DNS record to be
+	// visible at the name servers.
+	DefaultPropagationTimeout = 10 * time.Minute
 )
 
 // WithDefaults returns c with every unset field given its default. It is the
@@ -111,7 +131,7 @@ func (c Config) WithDefaults() Config {
 		c.Endpoint = DefaultEndpoint
 	}
 	if c.OrderAPI == "" {
-		c.OrderAPI = OrderAPICSR
+		c.OrderAPI = DefaultOrderAPI
 	}
 	if c.ProductCode == "" {
 		c.ProductCode = DefaultProductCode
@@ -137,6 +157,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.DNS.Provider == "" {
+		c.DNS.Provider = DefaultDNSProvider
+	}
+	if c.DNS.Endpoint == "" {
+		c.DNS.Endpoint = DefaultDNSEndpoint
+	}
+	if c.DNS.TTL <= 0 {
+		c.DNS.TTL = DefaultDNSTTL
+	}
+	if c.DNS.PropagationTimeout <= 0 {
+		c.DNS.PropagationTimeout = DefaultPropagationTimeout
 	}
 	return c
 }

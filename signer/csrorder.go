@@ -12,18 +12,21 @@ import (
 
 // Reasons of the CSR flow's outcomes.
 const (
-	ReasonDomainVerify      = "DomainVerify"
-	ReasonCAReview          = "CAReview"
-	ReasonVerifyFailed      = "VerifyFailed"
-	ReasonOrderCancelled    = "OrderCancelled"
-	ReasonKeyMismatch       = "KeyMismatch"
-	ReasonBadChain          = "BadChain"
-	ReasonQuotaExhausted    = aliyun.ReasonQuotaExhausted
-	ReasonOrderMaybeCreated = "OrderMaybeCreated"
-	ReasonOrderLookup       = "OrderLookup"
-	ReasonStateNotSaved     = "StateNotSaved"
-	ReasonUnknownOrderState = "UnknownOrderState"
-	ReasonBadOrderState     = "BadOrderState"
+	ReasonDomainVerify   = "DomainVerify"
+	ReasonCAReview       = "CAReview"
+	ReasonVerifyFailed   = "VerifyFailed"
+	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonPendingApplication: a fresh order answers "payed" (pending
+	// application) for a while.
+	ReasonPendingApplication = "PendingApplication"
+	ReasonKeyMismatch        = "KeyMismatch"
+	ReasonBadChain           = "BadChain"
+	ReasonQuotaExhausted     = aliyun.ReasonQuotaExhausted
+	ReasonOrderMaybeCreated  = "OrderMaybeCreated"
+	ReasonOrderLookup        = "OrderLookup"
+	ReasonStateNotSaved      = "StateNotSaved"
+	ReasonUnknownOrderState  = "UnknownOrderState"
+	ReasonBadOrderState      = "BadOrderState"
 	// ReasonValidationRemoved: Cancel removed validation records only.
 	ReasonValidationRemoved = "ValidationRecordsRemoved"
 )
@@ -36,6 +39,11 @@ const (
 	listPageSize = 50
 	maxListPages = 20
 )
+
+// payedGrace is how long after a create "payed" counts as the fresh
+// order's pending application rather than a cancellation (how long CAS
+// shows it is not published).
+const payedGrace = 10 * time.Minute
 
 // csrSigner is the CAS 2020-04-07 flow: the CSR is sent as is, so the key
 // never leaves the cluster.
@@ -83,29 +91,14 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
-		if s.dns == nil {
-			return s.firstLook(ctx, req, csr, st, store)
-		}
+		// The id is saved as soon as it is known, before anything else
+		// (even for an order issued at once): a crash after this point
+		// finds the order by its id, never by listing.
 		if err := s.saveOrderID(ctx, st, store); err != nil {
 			return Outcome{}, err
 		}
 	}
 	return s.poll(ctx, req, csr, st, store)
-}
-
-// firstLook polls a new order whose id is not saved yet. An order issued at
-// once hands its state to the controller with the certificate; any other
-// outcome saves the id before it is returned.
-func (s *csrSigner) firstLook(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, store StateStore) (Outcome, error) {
-	res, err := s.poll(ctx, req, csr, st, store)
-	if err == nil && res.Kind == OutcomeIssued {
-		res.State = &st
-		return res, nil
-	}
-	if serr := s.saveOrderID(ctx, st, store); serr != nil {
-		return Outcome{}, serr
-	}
-	return res, err
 }
 
 func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateStore) error {
@@ -149,6 +142,7 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 		}
 		return st, withContext(cerr, "ordering a certificate for %s", strings.Join(csr.Names, ", "))
 	}
+	s.ordered()
 	st.OrderID = strconv.FormatInt(id, 10)
 	st.Creating = nil
 	st.OrderedAt = &now
@@ -157,8 +151,9 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 	return st, nil
 }
 
-// recoverOrder looks for an order a lost create may have placed: same
-// names, placed at or after the intent (minus clock skew). It returns 0
+// recoverOrder looks for an order a lost create may have placed: for the
+// same names (see orderMatches), placed at or after the intent (minus clock
+// skew; BuyDate is when CAS took the order). It returns 0
 // when there is none and it is safe to order again.
 func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
@@ -174,7 +169,7 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 		for i := range l.CertificateOrderList {
 			o := l.CertificateOrderList[i]
 			created := o.Created()
-			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !sameNames(o.Names(), want) {
+			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
 				continue
 			}
 			if best == nil || created.Before(best.Created()) {
@@ -193,6 +188,17 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 			fmt.Errorf("no CAS order for %s found yet after an order whose answer was lost; looking again before ordering", csr.MainDomain))
 	}
 	return 0, nil
+}
+
+// orderMatches: a listed order is for this CSR. Package orders (CPACK)
+// name only their main domain (Domain: the CSR's CN, else its first name),
+// so that is what is compared; a listing that gives the SANs too is
+// compared name for name.
+func orderMatches(o aliyun.CertificateOrder, csr *CheckedCSR, want map[string]bool) bool {
+	if o.Sans != "" || o.CommonName != "" {
+		return sameNames(o.Names(), want)
+	}
+	return strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(o.Domain), "."), csr.MainDomain)
 }
 
 func (s *csrSigner) orderID(st OrderState) (int64, error) {
@@ -241,6 +247,16 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 		}
 		return Outcome{}, Permanent(ReasonVerifyFailed, "the CA could not validate %s for CAS order %d%s", domain, id, note)
 	case aliyun.StatePayed:
+		// "payed" is pending application (待申请): a fresh order may show it
+		// before it asks for validation, and a cancelled one shows it for
+		// good. Only the second is final.
+		if st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < payedGrace {
+			return pendingOutcome(&Pending{
+				Reason:     ReasonPendingApplication,
+				Message:    fmt.Sprintf("CAS order %d is pending application (state %q); looking again", id, cs.Type),
+				RetryAfter: s.pollAfter(st),
+			}), nil
+		}
 		return Outcome{}, Permanent(ReasonOrderCancelled, "CAS order %d was cancelled before issuance (state %q)", id, cs.Type)
 	default:
 		return Outcome{}, Transient(ReasonUnknownOrderState, s.pollAfter(st),
@@ -329,10 +345,11 @@ func (s *csrSigner) Check(ctx context.Context) (Health, error) {
 		return Health{}, checkError(err, "reading the quota of product %s", s.cfg.ProductCode)
 	}
 	q := &Quota{Total: int(ps.TotalCount), Used: int(ps.UsedCount), Issued: int(ps.IssuedCount)}
-	return Health{
-		Summary: fmt.Sprintf("checked %s: %d of %d certificates of %s left", s.cfg.Endpoint, max(q.Total-q.Used, 0), q.Total, s.cfg.ProductCode),
-		Quota:   q,
-	}, nil
+	summary := fmt.Sprintf("checked %s: %d of %d certificates of %s left", s.cfg.Endpoint, max(q.Total-q.Used, 0), q.Total, s.cfg.ProductCode)
+	if w := aliyun.SiteWarning(s.cfg.Endpoint, s.cfg.ProductCode); w != "" {
+		summary += "; warning: " + w
+	}
+	return Health{Summary: summary, Quota: q}, nil
 }
 
 // checkError classifies a health-check failure: what would fail a request

@@ -151,11 +151,13 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 func testConfig(endpoint string) Config {
 	return Config{
 		Endpoint:    endpoint,
+		OrderAPI:    OrderAPICSR,
 		Credentials: Credentials{AccessKeyID: "LTAItestid", AccessKeySecret: "testsecret"},
 		ProductCode: "digicert-free-1-free",
 		Contact:     Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},
 		RateLimit:   1000, Burst: 1000,
-		Timeout: 2 * time.Second,
+		Timeout:   2 * time.Second,
+		Endpoints: EndpointPolicy{AllowInsecure: true}, // httptest serves plain http
 	}
 }
 
@@ -357,7 +359,7 @@ func TestRecoveryReadsAllPages(t *testing.T) {
 	r := newReplay(t, map[string][]reply{
 		"ListUserCertificateOrder": {
 			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": filler})),
-			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": []map[string]any{{"OrderId": "77", "Domain": "www.example.com", "CreateTime": t0.Add(time.Second).Format(time.RFC3339)}}})),
+			ok(jsonBody(map[string]any{"TotalCount": 51, "CertificateOrderList": []map[string]any{{"OrderId": "77", "Domain": "www.example.com", "BuyDate": ms(t0.Add(time.Second))}}})),
 		},
 		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process"}))},
 	})
@@ -406,9 +408,9 @@ func TestPollOutcomes(t *testing.T) {
 			check:    wantPending(ReasonDomainVerify, "create DNS TXT record _dnsauth.example.com = v2"),
 		},
 		{
-			name:  "domain_verify CNAME",
+			name:  "domain_verify CNAME, zone-relative host record (not doubled)",
 			state: map[string]any{"Type": "domain_verify", "Domain": "www.example.com", "ValidateType": "DNS", "RecordDomain": "_dnsauth.www", "RecordType": "CNAME", "RecordValue": "x.dnsauth.example"},
-			check: wantPending(ReasonDomainVerify, "create DNS CNAME record _dnsauth.www.www.example.com = x.dnsauth.example"),
+			check: wantPending(ReasonDomainVerify, "create DNS CNAME record _dnsauth.www.example.com = x.dnsauth.example"),
 		},
 		{
 			name:  "domain_verify FILE",
@@ -479,9 +481,21 @@ func TestPollOutcomes(t *testing.T) {
 			},
 		},
 		{
-			name:  "payed (cancelled)",
+			// "payed" is pending application (待申请): right after the
+			// create it is a passing state, not a cancelled order.
+			name:  "payed right after the create",
 			state: map[string]any{"Type": "payed"},
-			check: wantPermanent(ReasonOrderCancelled, "cancelled"),
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if err != nil || res.Pending == nil || res.Pending.Reason != ReasonPendingApplication || res.Pending.RetryAfter <= 0 {
+					t.Fatalf("got %+v, %v", res, err)
+				}
+			},
+		},
+		{
+			name:    "payed long after the create (cancelled)",
+			state:   map[string]any{"Type": "payed"},
+			elapsed: payedGrace + time.Minute,
+			check:   wantPermanent(ReasonOrderCancelled, "cancelled"),
 		},
 		{
 			name:  "unknow",
@@ -567,6 +581,28 @@ func TestCreateFailures(t *testing.T) {
 			reply: apiErr(400, "QuotaExceeded.Package", "The resource package has no certificate left."),
 			check: func(t *testing.T, err error) {
 				if p, ok := AsPermanent(err); !ok || p.Reason != ReasonQuotaExhausted {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			// CAS's published code for a used-up package, with a CN-less CSR:
+			// quota, and no advice about the Common Name.
+			name:  "NotRemainCount, no CN",
+			reply: apiErr(404, "NotRemainCount", "The resource package has no certificate left."),
+			noCN:  true,
+			check: func(t *testing.T, err error) {
+				if p, ok := AsPermanent(err); !ok || p.Reason != ReasonQuotaExhausted || strings.Contains(p.Error(), "spec.commonName") {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			name:  "NotFoundPackage",
+			reply: apiErr(404, "NotFoundPackage", "No resource package of the product was found."),
+			noCN:  true,
+			check: func(t *testing.T, err error) {
+				if i, ok := AsIssuer(err); !ok || i.Reason != "NoPackage" || strings.Contains(i.Error(), "spec.commonName") {
 					t.Fatalf("got %v", err)
 				}
 			},
@@ -817,7 +853,35 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	d := Config{}.WithDefaults()
 	if d.PollInterval != 30*time.Second || d.MaxPollInterval != 10*time.Minute || d.RateLimit != 5 || d.Burst != 10 ||
-		d.Timeout != 30*time.Second || d.OrderAPI != OrderAPICSR || d.ValidationMethod != "DNS" || d.Endpoint != "https://cas.aliyuncs.com" {
+		d.Timeout != 30*time.Second || d.OrderAPI != OrderAPIInstance || d.ValidationMethod != "DNS" || d.Endpoint != "https://cas.aliyuncs.com" {
 		t.Fatalf("defaults %+v", d)
+	}
+}
+
+// The order id is saved as soon as it is known, also when the first look
+// finds the order issued: the id is in the store before the certificate
+// is handed to the controller, whatever happens to the controller's write.
+func TestOrderIDSavedBeforeAnIssuedFirstLook(t *testing.T) {
+	key := ecKey(t, elliptic.P256())
+	ca := newTestCA(t)
+	leaf := ca.issue(t, key.Public(), 90*24*time.Hour, "www.example.com")
+	r := newReplay(t, map[string][]reply{
+		"CreateCertificateWithCsrRequest": {ok(jsonBody(map[string]any{"OrderId": 4242}))},
+		"DescribeCertificateState":        {ok(jsonBody(map[string]any{"Type": "certificate", "Certificate": pemOf(leaf, ca.inter)}))},
+	})
+	s, _ := newTestSigner(t, r.URL, nil)
+	store := &recStore{}
+	var savedBeforeLook bool
+	r.before = func(action string) {
+		if action == "DescribeCertificateState" {
+			savedBeforeLook = store.last().OrderID == "4242"
+		}
+	}
+	res, err := s.Sign(context.Background(), Request{Name: "ns/cr", CSRPEM: simpleCSR(t, key, "www.example.com", "www.example.com")}, store)
+	if err != nil || res.Kind != OutcomeIssued {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !savedBeforeLook {
+		t.Fatalf("the order id was not saved before the first look: saves %+v", store.saved)
 	}
 }

@@ -34,9 +34,6 @@ const (
 	dvKeyBits = 2048
 	// maxInstancePages bounds one walk through DescribeOrderInstanceList.
 	maxInstancePages = 200
-	// codeIncorrectInstanceStatus is the answer for an instance without an
-	// order (DescribeDVOrderResult) or with one already (CreateDVOrderAudit).
-	codeIncorrectInstanceStatus = "IncorrectInstanceStatus"
 )
 
 // dvOrderSigner is the CAS 2018-07-13 flow.
@@ -182,7 +179,13 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 			return Outcome{}, Transient(ReasonOrderMaybeCreated, 0,
 				fmt.Errorf("the answer to the DV order on CAS instance %s for %s was lost (%v); the instance is looked at before ordering again", st.InstanceID, csr.MainDomain, err))
 		}
-		if aliyun.IsCode(err, codeIncorrectInstanceStatus) {
+		// What CAS answers for an instance that already carries an order is
+		// not published: the instance list's Status says.
+		has, herr := s.refusedForOrder(ctx, st.InstanceID, err)
+		if herr != nil {
+			return Outcome{}, herr
+		}
+		if has {
 			if resumed {
 				// Our own earlier create got through after all.
 				r, exists, derr := s.describe(ctx, st.InstanceID)
@@ -214,6 +217,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 		}
 		return Outcome{}, withContext(err, "ordering a DV certificate for %s on CAS instance %s", strings.Join(csr.Names, ", "), failed)
 	}
+	s.ordered()
 	st.Creating = nil
 	st.OrderedAt = &now
 	if err := store.Save(ctx, st); err != nil {
@@ -241,12 +245,45 @@ func (s *dvOrderSigner) adoptOrder(ctx context.Context, st OrderState, store Sta
 func (s *dvOrderSigner) describe(ctx context.Context, id string) (*aliyun.DVOrderResult, bool, error) {
 	r, err := s.client.DescribeDVOrderResult(ctx, id)
 	if err != nil {
-		if aliyun.IsCode(err, codeIncorrectInstanceStatus) {
+		// What CAS answers for an instance without an order is not
+		// published: the instance list's Status says whether it has one.
+		has, herr := s.refusedForOrder(ctx, id, err)
+		if herr != nil {
+			return nil, false, herr
+		}
+		if !has && isRefusal(err) {
 			return nil, false, nil
 		}
 		return nil, false, withContext(err, "looking at the DV order of CAS instance %s", id)
 	}
 	return r, true, nil
+}
+
+// isRefusal: CAS answered and refused (not a transient or configuration
+// failure).
+func isRefusal(err error) bool {
+	e, ok := aliyun.AsError(err)
+	return ok && e.Class == aliyun.Permanent
+}
+
+// refusedForOrder tells, after CAS refused a call on an instance, whether
+// the instance carries an order: DescribeOrderInstanceList's Status (PAYED
+// or Paid: none yet) is the documented source. err is the refusal; other
+// failures are not looked into (has is false).
+func (s *dvOrderSigner) refusedForOrder(ctx context.Context, id string, err error) (bool, error) {
+	if !isRefusal(err) {
+		return false, nil
+	}
+	all, lerr := s.listInstances(ctx)
+	if lerr != nil {
+		return false, withContext(lerr, "listing the purchased certificate instances after CAS refused a call on %s (%v)", id, err)
+	}
+	for _, o := range all {
+		if o.InstanceID == id {
+			return !strings.EqualFold(o.Status, "PAYED") && !strings.EqualFold(o.Status, "Paid"), nil
+		}
+	}
+	return false, withContext(err, "CAS instance %s is not among the purchased instances", id)
 }
 
 // poll looks at the order (r when already fetched) and interprets it.

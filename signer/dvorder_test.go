@@ -164,8 +164,11 @@ func TestDVRefusesLocallyBeforeOrdering(t *testing.T) {
 func TestDVRestartBetweenReserveAndCreate(t *testing.T) {
 	key, _ := twoRSAKeys(t)
 	r := newReplay(t, map[string][]reply{
-		"DescribeDVOrderResult": {apiErr(400, "IncorrectInstanceStatus", "The certificate instance cas-cn-1 has no order yet."), checking},
-		"CreateDVOrderAudit":    {ok(jsonBody(map[string]any{}))},
+		// What CAS answers for an instance without an order is not
+		// published; the instance list's PAYED says there is none.
+		"DescribeDVOrderResult":     {apiErr(403, "OrderStateError", "The certificate instance cas-cn-1 has no order yet."), checking},
+		"DescribeOrderInstanceList": {instanceList(1, [2]string{"cas-cn-1", "PAYED"})},
+		"CreateDVOrderAudit":        {ok(jsonBody(map[string]any{}))},
 	})
 	s, c := newTestDVSigner(t, r.URL, nil)
 	store := &recStore{}
@@ -177,7 +180,7 @@ func TestDVRestartBetweenReserveAndCreate(t *testing.T) {
 	if err != nil || res.Pending == nil {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if got := strings.Join(r.actions(), ","); got != "DescribeDVOrderResult,CreateDVOrderAudit,DescribeDVOrderResult" {
+	if got := strings.Join(r.actions(), ","); got != "DescribeDVOrderResult,DescribeOrderInstanceList,CreateDVOrderAudit,DescribeDVOrderResult" {
 		t.Fatalf("calls %s", got)
 	}
 	if r.params("CreateDVOrderAudit")[0].Get("InstanceId") != "cas-cn-1" {

@@ -31,7 +31,7 @@ type flow struct {
 }
 
 func newFlow(cfg Config, client *aliyun.Client, dns *alidnsProvider) flow {
-	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport), dns: dns}
+	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport, cfg.Endpoints), dns: dns}
 }
 
 // pollAfter is when to look at a pending order again: PollInterval, then
@@ -48,6 +48,13 @@ func (f *flow) pollAfter(st OrderState) time.Duration {
 		d *= 2
 	}
 	return min(d, f.cfg.MaxPollInterval)
+}
+
+// ordered reports an order placed (a create call answered with success).
+func (f *flow) ordered() {
+	if f.cfg.OnOrderCreated != nil {
+		f.cfg.OnOrderCreated(f.cfg.OrderAPI)
+	}
 }
 
 // checkNamesBeforeOrdering refuses, before anything is ordered, names the

@@ -215,6 +215,7 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	if err := s.client.ApplyCertificate(ctx, id); err != nil {
 		return a.notWritten(ctx, err, "applying for %s on CAS instance %s", a.csr.MainDomain, id)
 	}
+	s.ordered()
 	return a.submitted(ctx, nil)
 }
 

@@ -31,13 +31,14 @@ func New(cfg Config) (Signer, error) {
 		OnCall:      cfg.OnCall,
 		Transport:   cfg.Transport,
 		DNSEndpoint: cfg.DNS.Endpoint,
+		Endpoints:   cfg.Endpoints,
 	})
 	if err != nil {
-		return nil, Issuer(ReasonInvalidConfig, err)
+		return nil, configError(err)
 	}
 	dns, err := newDNSProvider(cfg, client)
 	if err != nil {
-		return nil, Issuer(ReasonInvalidConfig, err)
+		return nil, configError(err)
 	}
 	base := newFlow(cfg, client, dns)
 	switch cfg.OrderAPI {
@@ -48,6 +49,16 @@ func New(cfg Config) (Signer, error) {
 	default:
 		return newCSRSigner(base), nil
 	}
+}
+
+// configError is the IssuerError of a configuration the client refused:
+// with the client's own reason (InsecureEndpoint, PrivateEndpoint, ...)
+// when it gave one.
+func configError(err error) error {
+	if e, ok := aliyun.AsError(err); ok && e.Reason != "" {
+		return Issuer(e.Reason, err)
+	}
+	return Issuer(ReasonInvalidConfig, err)
 }
 
 func (c Config) validate() error {
@@ -102,6 +113,7 @@ func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) 
 			Burst:       cfg.Burst,
 			OnCall:      cfg.OnCall,
 			Transport:   cfg.Transport,
+			Endpoints:   cfg.Endpoints,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("the Alidns client: %w", err)

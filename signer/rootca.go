@@ -20,19 +20,39 @@ import (
 // URL, and accepted only if it is self-signed and signed the chain's top
 // certificate: whatever the network returns, a wrong root is refused.
 
-// maxRootSize bounds what a CA Issuers URL may return.
-const maxRootSize = 64 << 10
+// Limits of the fetch: the URLs come from certificates, so from whoever
+// answers as CAS; they are fetched with the issuer's endpoint policy (no
+// redirects; for a namespaced issuer no private address).
+const (
+	maxRootSize     = 64 << 10 // bytes a CA Issuers URL may return
+	maxRootURLs     = 2        // CA Issuers URLs tried per chain
+	rootFetchLimit  = 10 * time.Second
+	rootFailureTTL  = 10 * time.Minute // a failed URL is not fetched again before
+	rootFetchClient = "AIA CA Issuers"
+)
 
-// rootCache remembers roots by URL for the life of the process: roots are
-// public, few and long-lived.
+// rootCache remembers what each URL gave: a root for the life of the
+// process (roots are public, few and long-lived), a failure for a while.
 type rootCache struct {
-	client *http.Client
-	mu     sync.Mutex
-	roots  map[string]*x509.Certificate
+	client   *http.Client
+	mu       sync.Mutex
+	roots    map[string]*x509.Certificate
+	failures map[string]rootFailure
+	now      func() time.Time
 }
 
-func newRootCache(transport http.RoundTripper) *rootCache {
-	return &rootCache{client: &http.Client{Transport: transport, Timeout: 10 * time.Second}, roots: map[string]*x509.Certificate{}}
+type rootFailure struct {
+	err error
+	at  time.Time
+}
+
+func newRootCache(transport http.RoundTripper, policy EndpointPolicy) *rootCache {
+	return &rootCache{
+		client:   &http.Client{Transport: policy.Transport(transport, rootFetchClient), Timeout: rootFetchLimit},
+		roots:    map[string]*x509.Certificate{},
+		failures: map[string]rootFailure{},
+		now:      time.Now,
+	}
 }
 
 // root returns the chain's root: the one it contains, or the one its top
@@ -46,10 +66,15 @@ func (c *rootCache) root(ctx context.Context, chain *Chain) (*x509.Certificate, 
 		top = chain.Intermediates[n-1]
 	}
 	var errs []error
+	tried := 0
 	for _, url := range top.IssuingCertificateURL {
 		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 			continue
 		}
+		if tried == maxRootURLs {
+			break
+		}
+		tried++
 		root, err := c.fetch(ctx, url)
 		if err == nil {
 			if err = acceptRoot(root, top); err == nil {
@@ -69,11 +94,24 @@ func (c *rootCache) root(ctx context.Context, chain *Chain) (*x509.Certificate, 
 
 func (c *rootCache) fetch(ctx context.Context, url string) (*x509.Certificate, error) {
 	c.mu.Lock()
-	cached := c.roots[url]
+	cached, failed := c.roots[url], c.failures[url]
 	c.mu.Unlock()
 	if cached != nil {
 		return cached, nil
 	}
+	if failed.err != nil && c.now().Sub(failed.at) < rootFailureTTL {
+		return nil, failed.err
+	}
+	root, err := c.download(ctx, url)
+	if err != nil && ctx.Err() == nil {
+		c.mu.Lock()
+		c.failures[url] = rootFailure{err: err, at: c.now()}
+		c.mu.Unlock()
+	}
+	return root, err
+}
+
+func (c *rootCache) download(ctx context.Context, url string) (*x509.Certificate, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func startSim(t *testing.T, cfg aliyunsim.Config) (*aliyunsim.Simulator, string)
 func simConfig(url string) signer.Config {
 	return signer.Config{
 		Endpoint:     url,
+		OrderAPI:     signer.OrderAPICSR,
 		Credentials:  signer.Credentials{AccessKeyID: simKeyID, AccessKeySecret: simSecret},
 		ProductCode:  "digicert-free-1-free",
 		Contact:      signer.Contact{Username: "Ops Team", Email: "ops@example.com", Phone: "13800000000"},
@@ -58,6 +59,8 @@ func simConfig(url string) signer.Config {
 		RateLimit:    100,
 		Burst:        20,
 		Timeout:      2 * time.Second,
+		// The simulator serves plain http on loopback.
+		Endpoints: signer.EndpointPolicy{AllowInsecure: true},
 	}
 }
 
@@ -237,9 +240,9 @@ func TestSimHappyPath(t *testing.T) {
 }
 
 func TestSimMultiSAN(t *testing.T) {
-	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"geotrust-dv-m-starter": {Quota: 2}}, Validation: "auto"})
+	sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"globalsign-dv-w-advanced": {Quota: 2, MaxNames: 5}}, Validation: "auto"})
 	cfg := simConfig(url)
-	cfg.ProductCode = "geotrust-dv-m-starter"
+	cfg.ProductCode = "globalsign-dv-w-advanced"
 	sg, err := signer.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -44,8 +44,11 @@ func validationFor(cs *aliyun.CertificateState, csr *CheckedCSR) *Validation {
 	return v
 }
 
-// recordName is the full name of a validation record: CAS gives the host
-// either relative to the domain ("_dnsauth") or in full.
+// recordName is the full name of a validation record. CAS gives the host
+// record (主机记录) relative to the domain ("_dnsauth"), relative to the
+// zone ("_dnsauth.www" for www.example.com in example.com), or in full;
+// the record always lives at _dnsauth.<domain>, so a relative form whose
+// tail is the head of the domain is not doubled.
 func recordName(recordDomain, base string) string {
 	rd := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(recordDomain), "."))
 	switch {
@@ -53,9 +56,12 @@ func recordName(recordDomain, base string) string {
 		return base
 	case rd == base || strings.HasSuffix(rd, "."+base):
 		return rd
-	default:
-		return rd + "." + base
 	}
+	label, rest, relative := strings.Cut(rd, ".")
+	if relative && strings.HasPrefix(base, rest+".") {
+		return label + "." + base
+	}
+	return rd + "." + base
 }
 
 // Instruction tells a person what to create, e.g.

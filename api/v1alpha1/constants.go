@@ -34,13 +34,12 @@ const (
 	DNSProviderAlidns DNSProvider = "alidns"
 )
 
-// Defaults, mirrored by the +kubebuilder:default markers so that objects
-// built in Go (and not defaulted by the API server) behave the same.
+// Secret keys read when an AccessKeySecretRef names none (the
+// +kubebuilder:default markers of AccessKeySecretRef say the same). The
+// defaults of the order flow itself (endpoint, product, poll interval, ...)
+// live in the signer package's Config.WithDefaults; a test holds the API's
+// default markers equal to them.
 const (
-	DefaultEndpoint       = "https://cas.aliyuncs.com"
-	DefaultAlidnsEndpoint = "https://alidns.aliyuncs.com"
-	DefaultProductCode    = "digicert-free-1-free"
-	DefaultOrderAPI       = OrderAPIInstance
 	DefaultAccessKeyIDKey = "access-key-id"
 	DefaultAccessKeyKey   = "access-key-secret"
 )
@@ -57,8 +56,6 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyMissing: the Secret lacks a referenced key, or it is empty.
 	ReasonSecretKeyMissing = "SecretKeyMissing"
-	// ReasonInvalidConfig: the spec cannot be turned into a working configuration.
-	ReasonInvalidConfig = "InvalidConfig"
 	// ReasonCheckFailed: the health check call failed for a reason the
 	// signer did not classify.
 	ReasonCheckFailed = "CheckFailed"

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Alidns 2015-01-09: the account's DNS zones and their records. The DNS validation of CAS
@@ -22,6 +24,10 @@ var alidnsActions = map[string]action{
 // maxRecordsPerZone is the record quota of a zone (the free edition's order of magnitude,
 // unverified).
 const maxRecordsPerZone = 10_000
+
+// maxPageSize bounds PageSize in every Alidns listing (the API references give 1 to 100 for
+// DescribeDomains, DescribeDomainRecords and DescribeSubDomainRecords alike).
+const maxPageSize = 100
 
 var recordTypes = map[string]bool{
 	"A": true, "AAAA": true, "CNAME": true, "TXT": true, "MX": true, "NS": true, "SRV": true, "CAA": true,
@@ -65,7 +71,7 @@ func describeDomains(s *Simulator, c *call) (obj, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	size, e := c.intParam("PageSize", 20, 1, 100)
+	size, e := c.intParam("PageSize", 20, 1, maxPageSize)
 	if e != nil {
 		return nil, e
 	}
@@ -283,7 +289,7 @@ func recordPage(c *call, recs []*record) (obj, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	size, e := c.intParam("PageSize", 20, 1, 500)
+	size, e := c.intParam("PageSize", 20, 1, maxPageSize)
 	if e != nil {
 		return nil, e
 	}
@@ -331,6 +337,11 @@ func describeDomainRecords(s *Simulator, c *call) (obj, *apiError) {
 	return recordPage(c, recs)
 }
 
+// describeSubDomainRecords lists the records of one name. The zone is DomainName when given;
+// without it, Alidns takes the registrable domain of SubDomain (the API reference: "默认为
+// SubDomain 的主域名"), so a delegated sub-zone of the account such as dev.example.com is not
+// searched unless DomainName names it. A default zone the account does not hold yields no
+// records (unverified: Alidns may answer an error instead).
 func describeSubDomainRecords(s *Simulator, c *call) (obj, *apiError) {
 	sub, e := c.req("SubDomain")
 	if e != nil {
@@ -338,17 +349,19 @@ func describeSubDomainRecords(s *Simulator, c *call) (obj, *apiError) {
 	}
 	sub = strings.TrimSuffix(strings.ToLower(sub), ".")
 	typ := strings.ToUpper(c.opt("Type", ""))
-	zoneName, own := s.zoneOf(sub)
+	zoneName := registrableDomain(sub)
 	if dn := c.opt("DomainName", ""); dn != "" {
 		z, e := s.findZone(dn)
 		if e != nil {
 			return nil, e
 		}
-		zoneName, own = z.name, sub == z.name || strings.HasSuffix(sub, "."+z.name)
+		zoneName = z.name
 	}
-	if zoneName != "" && !own && s.st.foreign[zoneName] {
+	if s.st.foreign[zoneName] {
 		return nil, badRequest("IncorrectDomainUser", "The domain name %s does not belong to the current user.", zoneName)
 	}
+	_, own := s.st.zones[zoneName]
+	own = own && (sub == zoneName || strings.HasSuffix(sub, "."+zoneName))
 	var recs []*record
 	if own {
 		rr := "@"
@@ -362,4 +375,13 @@ func describeSubDomainRecords(s *Simulator, c *call) (obj, *apiError) {
 		}
 	}
 	return recordPage(c, recs)
+}
+
+// registrableDomain is name's public suffix plus one label (example.com for
+// _dnsauth.www.example.com), or name itself when it has none.
+func registrableDomain(name string) string {
+	if d, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
+		return d
+	}
+	return name
 }

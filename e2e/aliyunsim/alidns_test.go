@@ -84,14 +84,22 @@ func TestAlidns(t *testing.T) {
 		t.Fatalf("page 2: %v", recs)
 	}
 	expectErr(t, c.call(VersionAlidns, "DescribeDomainRecords", "DomainName", "nowhere.org"), 400, "InvalidDomainName.NoExist")
-	expectErr(t, c.call(VersionAlidns, "DescribeDomainRecords", "DomainName", "example.com", "PageSize", "501"), 400, "InvalidParameter")
+	expectErr(t, c.call(VersionAlidns, "DescribeDomainRecords", "DomainName", "example.com", "PageSize", "101"), 400, "InvalidParameter")
 
-	// DescribeSubDomainRecords picks the longest zone.
+	// DescribeSubDomainRecords searches DomainName, by default the registrable domain: a
+	// delegated sub-zone is searched only when named.
 	if recs := records(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "_dnsauth.www.example.com")); len(recs) != 2 {
 		t.Fatalf("SubDomain: %v", recs)
 	}
-	if recs := records(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "_dnsauth.x.sub.example.com", "Type", "TXT")); len(recs) != 1 || recs[0]["DomainName"] != "sub.example.com" || recs[0]["RR"] != "_dnsauth.x" {
+	if recs := records(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "_dnsauth.x.sub.example.com", "Type", "TXT")); len(recs) != 0 {
+		t.Fatalf("SubDomain in sub zone without DomainName: %v", recs)
+	}
+	if recs := records(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "_dnsauth.x.sub.example.com", "Type", "TXT", "DomainName", "sub.example.com")); len(recs) != 1 || recs[0]["DomainName"] != "sub.example.com" || recs[0]["RR"] != "_dnsauth.x" {
 		t.Fatalf("SubDomain in sub zone: %v", recs)
+	}
+	for _, size := range []string{"0", "101"} {
+		expectErr(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "example.com", "PageSize", size), 400, "InvalidParameter")
+		expectErr(t, c.call(VersionAlidns, "DescribeDomains", "PageSize", size), 400, "InvalidParameter")
 	}
 	if recs := records(t, c.call(VersionAlidns, "DescribeSubDomainRecords", "SubDomain", "example.com")); len(recs) != 1 || recs[0]["RR"] != "@" {
 		t.Fatalf("apex: %v", recs)

@@ -236,7 +236,7 @@ func TestGatewayShapes(t *testing.T) {
 	e := newEnv(t, nil)
 
 	// Query and form merged: Action/Version in the query, the rest in the body.
-	p := e.c.signV1("POST", map[string]string{"Version": VersionCAS2020, "Action": "DescribePackageState", "ProductCode": "geotrust-dv-m-starter"})
+	p := e.c.signV1("POST", map[string]string{"Version": VersionCAS2020, "Action": "DescribePackageState", "ProductCode": "globalsign-dv-w-advanced"})
 	q := url.Values{"Action": {p["Action"]}, "Version": {p["Version"]}}
 	f := url.Values{}
 	for k, v := range p {
@@ -248,7 +248,7 @@ func TestGatewayShapes(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	r := e.c.do(req)
 	expectOK(t, r)
-	if r.str("ProductCode") != "geotrust-dv-m-starter" || r.Header.Get("x-acs-request-id") != r.str("RequestId") {
+	if r.str("ProductCode") != "globalsign-dv-w-advanced" || r.Header.Get("x-acs-request-id") != r.str("RequestId") {
 		t.Fatalf("merged parameters: %s", r.Raw)
 	}
 

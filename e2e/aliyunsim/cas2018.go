@@ -69,7 +69,10 @@ func createDVOrderAudit(s *Simulator, c *call) (obj, *apiError) {
 		return nil, e
 	}
 	if inst.order != nil {
-		return nil, badRequest("IncorrectInstanceStatus", "The certificate instance %s already has an order (status %s); one instance carries one certificate.", inst.id, inst.status())
+		// What CAS answers here is not published; OrderStateError is the documented CAS code for
+		// an order in the wrong state (unverified for this action). Clients should tell an
+		// instance's state from DescribeOrderInstanceList's Status, not from this answer.
+		return nil, errOrderState("The certificate instance %s already has an order (status %s); one instance carries one certificate.", inst.id, inst.status())
 	}
 	if e := checkValidateType("DomainVerifyType", vals["DomainVerifyType"]); e != nil {
 		return nil, e
@@ -116,7 +119,8 @@ func describeDVOrderResult(s *Simulator, c *call) (obj, *apiError) {
 	}
 	o := inst.order
 	if o == nil {
-		return nil, badRequest("IncorrectInstanceStatus", "The certificate instance %s has no order yet; call CreateDVOrderAudit first.", inst.id)
+		// Not published either (unverified), as above.
+		return nil, errOrderState("The certificate instance %s has no order yet; call CreateDVOrderAudit first.", inst.id)
 	}
 	s.advance(o)
 	resp := obj{"OrderStatus": o.status2018()}
@@ -162,9 +166,6 @@ func describeOrderInstanceList(s *Simulator, c *call) (obj, *apiError) {
 			"CertType":   "DV",
 			"Source":     "BUY",
 			"Status":     inst.status(),
-		}
-		if inst.order != nil {
-			item["Domain"] = strings.Join(inst.order.domains, ",")
 		}
 		list = append(list, item)
 	}

@@ -2,10 +2,7 @@ package aliyunsim
 
 import (
 	"crypto/ecdsa"
-	"crypto/x509"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -34,16 +31,13 @@ type orderRequest struct {
 	csr          *parsedCSR
 }
 
-// packageFor finds the product and its package: an unknown code is an invalid parameter, a
-// known product without a package is not supported for this account.
+// packageFor finds the product and its package. A code outside the catalogue has no package
+// either, so both answer NotFoundPackage.
 func (s *Simulator) packageFor(code string) (product, *pkgState, *apiError) {
 	p, ok := products[code]
-	if !ok {
-		return product{}, nil, badRequest("InvalidParameter.ProductCode", "The product code %q does not exist.", code)
-	}
 	pkg := s.st.packages[code]
-	if pkg == nil {
-		return p, nil, badRequest("ProductNotSupported", "The account has no resource package for the product %q.", code)
+	if !ok || pkg == nil {
+		return p, nil, errNotFoundPackage(code)
 	}
 	return p, pkg, nil
 }
@@ -65,7 +59,7 @@ func (s *Simulator) placeOrder(c *call, req orderRequest) (obj, *apiError) {
 		return nil, e
 	}
 	if pkg.used >= pkg.total {
-		return nil, badRequest("QuotaExceeded", "The resource package of %s is used up (%d of %d).", p.Code, pkg.used, pkg.total)
+		return nil, errNotRemainCount(p.Code, pkg.used, pkg.total)
 	}
 	o := s.newOrder(VersionCAS2020, c.action, p, req.domains, req.validateType, s.now())
 	if req.csr != nil {
@@ -184,7 +178,7 @@ func (s *Simulator) findOrder(c *call) (*order, *apiError) {
 	}
 	o, ok := s.st.orders[id]
 	if !ok {
-		return nil, newErr(http.StatusNotFound, "InvalidOrderId.NotFound", "The order %d does not exist.", id)
+		return nil, errNotFoundOrder(id)
 	}
 	s.advance(o)
 	return o, nil
@@ -195,33 +189,29 @@ func describeCertificateState(s *Simulator, c *call) (obj, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	resp := obj{"Type": o.status2020()}
-	switch o.phase {
-	case phaseVerify:
+	now := s.now()
+	resp := obj{"Type": o.status2020(now)}
+	switch {
+	case o.pendingApplication(now):
+		// "payed" (待申请): pending application; nothing else is filled.
+	case o.phase == phaseVerify:
 		d := o.firstUnproven()
 		resp["Domain"] = d
 		resp["ValidateType"] = o.validateType
 		if o.validateType == "DNS" {
-			// The host record, relative to the domain: the record's full name is
-			// _dnsauth.<domain> (for a wildcard, of its parent). Unverified but used by tools.
-			resp["RecordDomain"] = dnsAuthLabel
-			resp["RecordType"] = "TXT"
-			resp["RecordValue"] = o.token
+			resp["RecordDomain"] = s.recordDomain(d)
+			resp["RecordType"] = o.recordType
+			resp["RecordValue"] = o.proofValue()
 		} else {
 			resp["Uri"] = fileAuthPath
 			resp["Content"] = o.token
 		}
-	case phaseIssued:
+	case o.phase == phaseIssued:
 		resp["Domain"] = o.domains[0]
 		resp["Certificate"] = s.pemOut(o.chainPEM)
 		resp["PrivateKey"] = s.pemOut(o.keyPEM) // empty for CSR orders (unverified)
-		resp["CertId"] = strconv.FormatInt(o.certID, 10)
 	}
 	return resp, nil
-}
-
-func errOrderStatus(o *order, op string, allowed string) *apiError {
-	return badRequest("IncorrectOrderStatus", "The order %d is in state %s; %s needs %s.", o.id, o.status2020(), op, allowed)
 }
 
 func cancelOrderRequest(s *Simulator, c *call) (obj, *apiError) {
@@ -230,7 +220,7 @@ func cancelOrderRequest(s *Simulator, c *call) (obj, *apiError) {
 		return nil, e
 	}
 	if o.phase != phaseVerify && o.phase != phaseProcess {
-		return nil, errOrderStatus(o, "CancelOrderRequest", "domain_verify or process")
+		return nil, errOrderState("The order %d is in state %s; CancelOrderRequest needs domain_verify or process.", o.id, o.status2020(s.now()))
 	}
 	o.phase = phaseCancelled
 	return obj{}, nil
@@ -242,7 +232,7 @@ func deleteCertificateRequest(s *Simulator, c *call) (obj, *apiError) {
 		return nil, e
 	}
 	if o.phase != phaseFailed && o.phase != phaseCancelled {
-		return nil, errOrderStatus(o, "DeleteCertificateRequest", "verify_fail or payed")
+		return nil, errDeleteFail("The order %d is in state %s; only verify_fail or payed orders can be deleted.", o.id, o.status2020(s.now()))
 	}
 	delete(s.st.orders, o.id)
 	if pkg := s.st.packages[o.product.Code]; pkg != nil && pkg.used > 0 {
@@ -325,13 +315,14 @@ func listUserCertificateOrder(s *Simulator, c *call) (obj, *apiError) {
 			if !matches(st, names...) {
 				continue
 			}
+			// Purchased instances (unverified beyond the SDK model's fields).
 			item := obj{"InstanceId": inst.id, "Status": st, "ProductCode": inst.product, "SourceType": "BUY",
-				"CertType": "DV", "BuyDate": inst.bought.UnixMilli(), "CreateTime": created.UnixMilli()}
+				"CertType": "DV", "BuyDate": inst.bought.UnixMilli()}
 			if inst.order != nil {
-				for k, v := range s.orderListItem(inst.order, st) {
-					if k != "OrderId" {
-						item[k] = v
-					}
+				item["Domain"] = inst.order.cn
+				if inst.order.phase == phaseIssued {
+					item["CertStartTime"] = inst.order.leaf.NotBefore.UnixMilli()
+					item["CertEndTime"] = inst.order.leaf.NotAfter.UnixMilli()
 				}
 			}
 			all = append(all, entry{created.UnixNano(), int64(i), item})
@@ -363,47 +354,20 @@ func listUserCertificateOrder(s *Simulator, c *call) (obj, *apiError) {
 	return obj{"TotalCount": len(all), "CurrentPage": page, "ShowSize": size, "CertificateOrderList": list}, nil
 }
 
-// orderListItem is an order as ListUserCertificateOrder shows it.
+// orderListItem is a package order (OrderType CPACK) as ListUserCertificateOrder shows it: the
+// API reference documents only Domain (the main domain), BuyDate (ms), CertStartTime and
+// CertEndTime (ms, once issued), OrderId and Status for this type. CommonName, Sans and
+// CertificateId belong to the CERT/UPLOAD listings; CreateTime and GmtCreate do not exist.
 func (s *Simulator) orderListItem(o *order, status string) obj {
-	wild := 0
-	for _, d := range o.domains {
-		if strings.HasPrefix(d, "*.") {
-			wild++
-		}
-	}
 	item := obj{
-		"OrderId":         o.id,
-		"InstanceId":      o.instance,
-		"Domain":          o.domains[0],
-		"CommonName":      o.cn,
-		"Sans":            strings.Join(o.domains, ","),
-		"Status":          status,
-		"ProductCode":     o.product.Code,
-		"ProductName":     o.product.Name,
-		"RootBrand":       o.product.Brand,
-		"CertType":        "DV",
-		"SourceType":      "CPACK",
-		"DomainCount":     len(o.domains),
-		"WildDomainCount": wild,
-		"DomainType":      "ONE",
-		"Algorithm":       "RSA",
-		"BuyDate":         o.created.UnixMilli(),
-		"CreateTime":      o.created.UnixMilli(),
-	}
-	if wild > 0 {
-		item["DomainType"] = "WILDCARD"
-	}
-	if _, ec := o.pub.(*ecdsa.PublicKey); ec {
-		item["Algorithm"] = "ECC"
-	}
-	if o.instance != "" {
-		item["SourceType"] = "BUY"
+		"OrderId": o.id,
+		"Domain":  o.cn,
+		"Status":  status,
+		"BuyDate": o.created.UnixMilli(),
 	}
 	if o.phase == phaseIssued {
-		item["CertificateId"] = o.certID
 		item["CertStartTime"] = o.leaf.NotBefore.UnixMilli()
 		item["CertEndTime"] = o.leaf.NotAfter.UnixMilli()
-		item["SerialNo"] = strings.ToUpper(o.leaf.SerialNumber.Text(16))
 	}
 	return item
 }
@@ -416,6 +380,8 @@ func uploadUserCertificate(s *Simulator, c *call) (obj, *apiError) {
 	return createUserCertificate(s, c)
 }
 
+// getUserCertificateDetail answers the fields of the SDK's GetUserCertificateDetailResponse
+// that the simulator knows: the detail, OrderId for ordered certificates, the key algorithm.
 func getUserCertificateDetail(s *Simulator, c *call) (obj, *apiError) {
 	uc, e := s.findCert(c)
 	if e != nil {
@@ -426,19 +392,12 @@ func getUserCertificateDetail(s *Simulator, c *call) (obj, *apiError) {
 		return nil, e
 	}
 	d := s.certDetail(uc, !filter)
-	leaf, chain, err := decodeLeaf(uc.certPEM)
-	if err == nil {
-		items := []obj{}
-		for _, cert := range append([]*x509.Certificate{leaf}, chain...) {
-			items = append(items, obj{
-				"CommonName":       cert.Subject.CommonName,
-				"IssuerCommonName": cert.Issuer.CommonName,
-				"NotBefore":        cert.NotBefore.UnixMilli(),
-				"NotAfter":         cert.NotAfter.UnixMilli(),
-				"IsCA":             cert.IsCA,
-			})
-		}
-		d["CertChain"] = items
+	if uc.orderID != 0 {
+		d["OrderId"] = uc.orderID
+	}
+	d["Algorithm"] = "RSA"
+	if _, ec := uc.leaf.PublicKey.(*ecdsa.PublicKey); ec {
+		d["Algorithm"] = "ECC"
 	}
 	return d, nil
 }

@@ -21,7 +21,7 @@ func contactArgs(extra ...string) []string {
 func TestCSROrderDNSValidation(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ValidationDelay = time.Minute; c.IssueDelay = 2 * time.Minute })
 	key := testKey()
-	id := e.order2020(makeCSR(t, key, "www.example.com", []string{"www.example.com", "api.example.com"}, nil), "ProductCode", "geotrust-dv-m-starter")
+	id := e.order2020(makeCSR(t, key, "www.example.com", []string{"www.example.com", "api.example.com"}, nil), "ProductCode", "globalsign-dv-w-advanced")
 
 	r := e.state2020(id)
 	if r.str("Type") != "domain_verify" || r.str("ValidateType") != "DNS" || r.str("RecordDomain") != "_dnsauth" ||
@@ -56,11 +56,12 @@ func TestCSROrderDNSValidation(t *testing.T) {
 	}
 	e.clock.Advance(2 * time.Minute)
 	r = e.state2020(id)
-	if r.str("Type") != "certificate" || r.str("PrivateKey") != "" || r.str("CertId") == "" {
+	if r.str("Type") != "certificate" || r.str("PrivateKey") != "" {
 		t.Fatalf("want certificate: %s", r.Raw)
 	}
-	if _, isString := r.Body["CertId"].(string); !isString {
-		t.Fatalf("CertId is not a string: %s", r.Raw)
+	// The SDK model of DescribeCertificateState has no CertId.
+	if _, has := r.Body["CertId"]; has {
+		t.Fatalf("DescribeCertificateState answers CertId: %s", r.Raw)
 	}
 	leaf := verifyChain(t, r.str("Certificate"), e.sim.RootPEM(), "api.example.com")
 	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
@@ -73,7 +74,7 @@ func TestCSROrderDNSValidation(t *testing.T) {
 		t.Fatalf("validity %v days", days)
 	}
 	st := e.sim.State()
-	if p := st.Packages["geotrust-dv-m-starter"]; p.Used != 1 || p.Issued != 1 || p.Total != 5 {
+	if p := st.Packages["globalsign-dv-w-advanced"]; p.Used != 1 || p.Issued != 1 || p.Total != 5 {
 		t.Fatalf("package: %+v", p)
 	}
 	if len(st.UserCertificates) != 1 || st.UserCertificates[0].OrderID != id {
@@ -167,7 +168,7 @@ func TestCreateCertificateRequestGeneratesKey(t *testing.T) {
 
 func TestCreateCertificateForPackage(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Validation = ValidationAuto })
-	r := e.c.call(VersionCAS2020, "CreateCertificateForPackageRequest", "ProductCode", "geotrust-dv-m-starter", "Domain", "a.example.com,b.example.com")
+	r := e.c.call(VersionCAS2020, "CreateCertificateForPackageRequest", "ProductCode", "globalsign-dv-w-advanced", "Domain", "a.example.com,b.example.com")
 	expectOK(t, r)
 	st := e.state2020(r.num("OrderId"))
 	leaf := verifyChain(t, st.str("Certificate"), e.sim.RootPEM(), "b.example.com")
@@ -175,7 +176,7 @@ func TestCreateCertificateForPackage(t *testing.T) {
 		t.Fatalf("names %v", leaf.DNSNames)
 	}
 	// With a CSR, the CSR's names win over Domain.
-	r = e.c.call(VersionCAS2020, "CreateCertificateForPackageRequest", "ProductCode", "geotrust-dv-m-starter", "Domain", "ignored.example.com",
+	r = e.c.call(VersionCAS2020, "CreateCertificateForPackageRequest", "ProductCode", "globalsign-dv-w-advanced", "Domain", "ignored.example.com",
 		"Csr", makeCSR(t, testKey(), "csr.example.com", nil, nil))
 	expectOK(t, r)
 	st = e.state2020(r.num("OrderId"))
@@ -183,18 +184,18 @@ func TestCreateCertificateForPackage(t *testing.T) {
 		t.Fatalf("CSR order: %v", leaf.DNSNames)
 	}
 	for name, kv := range map[string][]string{
-		"six domains":   {"ProductCode", "geotrust-dv-m-starter", "Domain", "a.com,b.com,c.com,d.com,e.com,f.com"},
-		"mixed":         {"ProductCode", "geotrust-dv-m-starter", "Domain", "a.example.com,*.example.com"},
-		"no domain":     {"ProductCode", "geotrust-dv-m-starter"},
-		"bad vtype":     {"ProductCode", "geotrust-dv-m-starter", "Domain", "a.example.com", "ValidateType", "HTTP"},
-		"file wildcard": {"ProductCode", "geotrust-dv-m-starter", "Domain", "*.example.com", "ValidateType", "FILE"},
+		"six domains":   {"ProductCode", "globalsign-dv-w-advanced", "Domain", "a.com,b.com,c.com,d.com,e.com,f.com"},
+		"mixed":         {"ProductCode", "globalsign-dv-w-advanced", "Domain", "a.example.com,*.example.com"},
+		"no domain":     {"ProductCode", "globalsign-dv-w-advanced"},
+		"bad vtype":     {"ProductCode", "globalsign-dv-w-advanced", "Domain", "a.example.com", "ValidateType", "HTTP"},
+		"file wildcard": {"ProductCode", "globalsign-dv-w-advanced", "Domain", "*.example.com", "ValidateType", "FILE"},
 	} {
 		r := e.c.call(VersionCAS2020, "CreateCertificateForPackageRequest", kv...)
 		if r.Status != 400 {
 			t.Errorf("%s: accepted: %s", name, r.Raw)
 		}
 	}
-	if used := e.sim.State().Packages["geotrust-dv-m-starter"].Used; used != 2 {
+	if used := e.sim.State().Packages["globalsign-dv-w-advanced"].Used; used != 2 {
 		t.Fatalf("refused creates used quota: %d", used)
 	}
 }
@@ -236,8 +237,8 @@ func TestCreateErrors(t *testing.T) {
 		{"single label", append([]string{"Csr", makeCSR(t, key, "localhost", nil, nil)}, contactArgs()...), "InvalidParameter.Domain"},
 		{"wildcard on free", append([]string{"Csr", makeCSR(t, key, "*.example.com", nil, nil)}, contactArgs()...), "InvalidParameter.Wildcard"},
 		{"two names on free", append([]string{"Csr", makeCSR(t, key, "a.example.com", []string{"b.example.com"}, nil)}, contactArgs()...), "InvalidParameter.DomainCount"},
-		{"unknown product", append([]string{"Csr", good}, contactArgs("ProductCode", "nope")...), "InvalidParameter.ProductCode"},
-		{"product without package", append([]string{"Csr", good}, contactArgs("ProductCode", "symantec-free-1-free")...), "ProductNotSupported"},
+		{"unknown product", append([]string{"Csr", good}, contactArgs("ProductCode", "nope")...), "NotFoundPackage"},
+		{"product without package", append([]string{"Csr", good}, contactArgs("ProductCode", "symantec-free-1-free")...), "NotFoundPackage"},
 		{"multi-name package cut to 1", append([]string{"Csr", makeCSR(t, key, "a.example.com", []string{"b.example.com"}, nil)}, contactArgs("ProductCode", "geotrust-dv-1-starter")...), "InvalidParameter.DomainCount"},
 		{"two domains in CreateCertificateRequest", nil, "InvalidParameter.Domain"},
 	}
@@ -249,7 +250,11 @@ func TestCreateErrors(t *testing.T) {
 			} else {
 				r = e.c.call(VersionCAS2020, "CreateCertificateWithCsrRequest", c.kv...)
 			}
-			expectErr(t, r, 400, c.code)
+			status := 400
+			if c.code == "NotFoundPackage" {
+				status = 404 // the CAS error table's status for it
+			}
+			expectErr(t, r, status, c.code)
 		})
 	}
 	st := e.sim.State()
@@ -289,22 +294,22 @@ func TestQuotaCancelDelete(t *testing.T) {
 	a := e.order2020(csr)
 	b := e.order2020(csr) // no idempotency: a second, identical order
 	r := e.c.call(VersionCAS2020, "CreateCertificateWithCsrRequest", append([]string{"Csr", csr}, contactArgs()...)...)
-	expectErr(t, r, 400, "QuotaExceeded")
+	expectErr(t, r, 404, "NotRemainCount")
 
 	r = e.c.call(VersionCAS2020, "DescribePackageState", "ProductCode", DefaultProduct)
 	expectOK(t, r)
 	if r.num("TotalCount") != 2 || r.num("UsedCount") != 2 || r.num("IssuedCount") != 0 || r.str("ProductCode") != DefaultProduct {
 		t.Fatalf("package state: %s", r.Raw)
 	}
-	expectErr(t, e.c.call(VersionCAS2020, "DescribePackageState", "ProductCode", "geotrust-dv-1-starter"), 400, "ProductNotSupported")
+	expectErr(t, e.c.call(VersionCAS2020, "DescribePackageState", "ProductCode", "geotrust-dv-1-starter"), 404, "NotFoundPackage")
 
 	// Delete needs verify_fail or payed.
-	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(a)), 400, "IncorrectOrderStatus")
+	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(a)), 403, "DeleteFail")
 	expectOK(t, e.c.call(VersionCAS2020, "CancelOrderRequest", "OrderId", fmt.Sprint(a)))
 	if r := e.state2020(a); r.str("Type") != "payed" {
 		t.Fatalf("after cancel: %s", r.Raw)
 	}
-	expectErr(t, e.c.call(VersionCAS2020, "CancelOrderRequest", "OrderId", fmt.Sprint(a)), 400, "IncorrectOrderStatus")
+	expectErr(t, e.c.call(VersionCAS2020, "CancelOrderRequest", "OrderId", fmt.Sprint(a)), 403, "OrderStateError")
 	if used := e.sim.State().Packages[DefaultProduct].Used; used != 2 {
 		t.Fatalf("cancel alone returned quota: used %d", used)
 	}
@@ -312,8 +317,8 @@ func TestQuotaCancelDelete(t *testing.T) {
 	if used := e.sim.State().Packages[DefaultProduct].Used; used != 1 {
 		t.Fatalf("delete did not return quota: used %d", used)
 	}
-	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState", "OrderId", fmt.Sprint(a)), 404, "InvalidOrderId.NotFound")
-	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(a)), 404, "InvalidOrderId.NotFound")
+	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState", "OrderId", fmt.Sprint(a)), 404, "NotFoundOrder")
+	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(a)), 404, "NotFoundOrder")
 	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState", "OrderId", "abc"), 400, "InvalidParameter")
 	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState"), 400, "MissingParameter")
 
@@ -322,8 +327,8 @@ func TestQuotaCancelDelete(t *testing.T) {
 	if r := e.state2020(b); r.str("Type") != "certificate" {
 		t.Fatalf("SetValidation(auto) did not validate the waiting order: %s", r.Raw)
 	}
-	expectErr(t, e.c.call(VersionCAS2020, "CancelOrderRequest", "OrderId", fmt.Sprint(b)), 400, "IncorrectOrderStatus")
-	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(b)), 400, "IncorrectOrderStatus")
+	expectErr(t, e.c.call(VersionCAS2020, "CancelOrderRequest", "OrderId", fmt.Sprint(b)), 403, "OrderStateError")
+	expectErr(t, e.c.call(VersionCAS2020, "DeleteCertificateRequest", "OrderId", fmt.Sprint(b)), 403, "DeleteFail")
 	r = e.c.call(VersionCAS2020, "DescribePackageState")
 	if r.num("UsedCount") != 1 || r.num("IssuedCount") != 1 {
 		t.Fatalf("package state: %s", r.Raw)
@@ -380,13 +385,21 @@ func TestListUserCertificateOrder(t *testing.T) {
 		t.Fatalf("order: %v", items)
 	}
 	for _, it := range items {
-		for _, k := range []string{"OrderId", "Domain", "Sans", "Status", "ProductCode", "CreateTime"} {
+		// CPACK items carry only what the API reference lists for package orders.
+		for k := range it {
+			switch k {
+			case "OrderId", "Domain", "Status", "BuyDate", "CertStartTime", "CertEndTime":
+			default:
+				t.Fatalf("CPACK item with %s: %v", k, it)
+			}
+		}
+		for _, k := range []string{"OrderId", "Domain", "Status", "BuyDate"} {
 			if _, ok := it[k]; !ok {
 				t.Fatalf("item without %s: %v", k, it)
 			}
 		}
-		if ct := int64(it["CreateTime"].(float64)); ct < e.clock.Now().Add(-time.Minute).UnixMilli() || ct > e.clock.Now().UnixMilli() {
-			t.Fatalf("CreateTime %d is not unix ms", ct)
+		if ct := int64(it["BuyDate"].(float64)); ct < e.clock.Now().Add(-time.Minute).UnixMilli() || ct > e.clock.Now().UnixMilli() {
+			t.Fatalf("BuyDate %d is not unix ms", ct)
 		}
 	}
 	statusOf := map[string]string{}
@@ -400,7 +413,7 @@ func TestListUserCertificateOrder(t *testing.T) {
 		}
 	}
 	_, issued := list("Status", "ISSUED")
-	if len(issued) != 1 || issued[0]["CertificateId"] == nil || issued[0]["CertificateId"].(float64) == 0 {
+	if len(issued) != 1 || issued[0]["CertEndTime"] == nil || issued[0]["CertificateId"] != nil {
 		t.Fatalf("ISSUED: %v", issued)
 	}
 	if total, _ := list("Status", "CHECKING", "Keyword", "three"); total != 1 {
@@ -468,8 +481,8 @@ func TestUserCertificates2020(t *testing.T) {
 	if r.str("Cert") != cert || r.str("Key") != key || r.str("Common") != "up.example.com" || r.Body["BuyInAliyun"] != false || r.str("Fingerprint") == "" {
 		t.Fatalf("detail: %s", r.Raw)
 	}
-	if chain, ok := r.Body["CertChain"].([]any); !ok || len(chain) != 1 {
-		t.Fatalf("CertChain: %s", r.Raw)
+	if r.str("Algorithm") != "ECC" {
+		t.Fatalf("Algorithm: %s", r.Raw)
 	}
 	r = e.c.call(VersionCAS2020, "GetUserCertificateDetail", "CertId", id, "CertFilter", "true")
 	if _, has := r.Body["Cert"]; has {

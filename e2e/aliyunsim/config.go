@@ -67,6 +67,24 @@ type Config struct {
 	Roles []string
 	// CertCRLF answers certificates with "\r\n" line endings, to exercise clients' normalisation.
 	CertCRLF bool
+	// PayedWindow is how long a new CAS 2020-04-07 order answers DescribeCertificateState with
+	// Type "payed" (pending application) before it asks for validation. Alibaba documents
+	// "payed" as 待申请; whether a fresh order shows it, and for how long, is (unverified):
+	// 0, the default, never shows it.
+	PayedWindow time.Duration
+	// RecordDomainForm is how DescribeCertificateState gives the DNS proof's host record:
+	// RecordDomainLabel ("_dnsauth", the default) or RecordDomainRelative ("_dnsauth.www",
+	// relative to the zone). The reference calls it a host record (主机记录) without saying
+	// which form; both are seen in the field (unverified).
+	RecordDomainForm string
+	// DNSRecordType is the proof's record type: "TXT" (default) or "CNAME" (the reference
+	// allows both for RecordType).
+	DNSRecordType string
+	// LegacyAPI is how the CAS 2018-07-13 actions answer: "" serves them; "InvalidVersion" or
+	// "InvalidApi" refuses every call of that version with that code, as a current account
+	// likely does (Alibaba's SDK dropped the version in 2021; its API metadata lists no
+	// operations for it since 2024).
+	LegacyAPI string
 	// TLS makes Start serve HTTPS with a certificate from the simulator's CA (for clients, such
 	// as credentials-go's STS providers, that only speak HTTPS). Trust RootPEM to use it.
 	TLS bool
@@ -86,7 +104,22 @@ type runtimeConfig struct {
 	latency         time.Duration
 	strictCN        bool
 	certCRLF        bool
+	payedWindow     time.Duration
+	recordForm      string
+	recordType      string
 }
+
+// RecordDomain forms (Config.RecordDomainForm).
+const (
+	RecordDomainLabel    = "label"
+	RecordDomainRelative = "relative"
+)
+
+// Legacy API refusals (Config.LegacyAPI).
+const (
+	LegacyInvalidVersion = "InvalidVersion"
+	LegacyInvalidAPI     = "InvalidApi"
+)
 
 // normalize checks cfg and fills the defaults; it returns a copy so the caller's maps are not
 // shared with the running simulator.
@@ -123,6 +156,29 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if cfg.ValidationDelay < 0 || cfg.IssueDelay < 0 || cfg.Latency < 0 {
 		return cfg, fmt.Errorf("aliyunsim: delays must not be negative")
+	}
+	if cfg.PayedWindow < 0 {
+		return cfg, fmt.Errorf("aliyunsim: the payed window must not be negative")
+	}
+	switch cfg.RecordDomainForm {
+	case "":
+		cfg.RecordDomainForm = RecordDomainLabel
+	case RecordDomainLabel, RecordDomainRelative:
+	default:
+		return cfg, fmt.Errorf("aliyunsim: record domain form %q is neither %q nor %q", cfg.RecordDomainForm, RecordDomainLabel, RecordDomainRelative)
+	}
+	cfg.DNSRecordType = strings.ToUpper(cfg.DNSRecordType)
+	switch cfg.DNSRecordType {
+	case "":
+		cfg.DNSRecordType = "TXT"
+	case "TXT", "CNAME":
+	default:
+		return cfg, fmt.Errorf("aliyunsim: DNS proof record type %q is neither TXT nor CNAME", cfg.DNSRecordType)
+	}
+	switch cfg.LegacyAPI {
+	case "", LegacyInvalidVersion, LegacyInvalidAPI:
+	default:
+		return cfg, fmt.Errorf("aliyunsim: legacy API answer %q is none of \"\", %q, %q", cfg.LegacyAPI, LegacyInvalidVersion, LegacyInvalidAPI)
 	}
 	if cfg.DVInstances < 0 {
 		return cfg, fmt.Errorf("aliyunsim: DV instance count %d is negative", cfg.DVInstances)

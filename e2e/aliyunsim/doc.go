@@ -28,10 +28,26 @@
 // InvalidSecurityToken.MismatchWithAccessKey, Throttling.User (400), InternalError (500),
 // ServiceUnavailable (503); Alidns's DomainRecordDuplicate, DomainRecordConflict,
 // DomainRecordNotBelongToUser, IncorrectDomainUser, InvalidDomainName.NoExist,
-// QuotaExceeded.Record; STS's EntityNotExist.Role (404).
+// QuotaExceeded.Record; STS's EntityNotExist.Role (404), AuthenticationFail.OIDCToken.Invalid
+// (also for an empty token) and .Expired (401), Missing{ParameterName} such as MissingRoleArn (400).
 //
-// Alibaba does not publish CAS-specific codes, so the following are the simulator's own
-// (all HTTP 400 unless noted); clients should key on classes, not on these exact strings:
+// CAS's own codes, from the CAS 2020-04-07 error table (DeleteCertificateRequest and
+// CreateCertificateForPackageRequest references):
+//
+//	NotRemainCount (404)            the package's quota is used up
+//	NotFoundPackage (404)           the account has no package for the product (or the code
+//	                                is not in the catalogue)
+//	NotFoundOrder (404)             no such OrderId
+//	OrderStateError (403)           the order's state does not allow the operation (cancel
+//	                                outside domain_verify/process); for CAS 2018-07-13 also an
+//	                                instance that has an order already, or none yet (unverified:
+//	                                tell instance state from DescribeOrderInstanceList's Status)
+//	DeleteFail (403)                delete outside verify_fail/payed
+//
+// A refused CAS 2018-07-13 (Config.LegacyAPI) answers InvalidVersion or InvalidApi.
+//
+// The rest are the simulator's own (all HTTP 400 unless noted); clients should key on
+// classes, not on these exact strings:
 //
 //	InvalidParameter.Csr            the CSR is not PEM, does not parse, has a bad signature,
 //	                                IP/e-mail/URI SANs, or names no domain
@@ -44,14 +60,6 @@
 //	InvalidParameter.ValidateType   not DNS or FILE, or FILE for a wildcard name
 //	InvalidParameter.DomainVerifyType  the same, for CreateDVOrderAudit
 //	InvalidParameter.Email, .Phone, .Mobile  malformed contact details
-//	InvalidParameter.ProductCode    the product code is not in the catalogue
-//	ProductNotSupported             the product exists but the account has no package for it
-//	QuotaExceeded                   the package's quota is used up
-//	IncorrectOrderStatus            the order's state does not allow the operation
-//	                                (cancel outside domain_verify/process, delete outside
-//	                                verify_fail/payed)
-//	IncorrectInstanceStatus         a DV instance already has an order, or has none yet
-//	InvalidOrderId.NotFound (404)   no such OrderId
 //	InvalidInstanceId.NotFound (404)  no such DV instance
 //	InvalidCertId.NotFound (404)    no such user certificate
 //	InvalidParameter.NameDuplicate  a user certificate of that name exists
@@ -61,8 +69,7 @@
 //	InvalidParameter.Sm2            SM2 certificate upload (not simulated)
 //	InvalidParameter.Type, .RR, .Value  malformed Alidns record input
 //	InvalidDomainName.Format        a malformed Alidns domain name
-//	InvalidParameter.RoleArn, .OIDCProviderArn, .OIDCToken, .RoleSessionName  malformed STS input
-//	AuthenticationFail.OIDCToken.Expired  the OIDC token's exp is past
+//	InvalidParameter.RoleArn, .OIDCProviderArn, .RoleSessionName  malformed STS input
 //	InvalidParameter.Duplicate      a parameter given twice with different values
 //	InvalidParameter.Encoding       the query or form is not valid URL encoding
 //	InvalidSignatureMethod, InvalidSignatureVersion, InvalidSignatureType  v1 signature

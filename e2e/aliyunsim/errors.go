@@ -52,6 +52,44 @@ var (
 		"The request has failed due to a temporary failure of the server.")
 )
 
+// CAS errors, as the CAS 2020-04-07 error table publishes them (the "错误码" section of the
+// DeleteCertificateRequest and CreateCertificateForPackageRequest API references): code and
+// HTTP status.
+
+// errNotRemainCount: the resource package of the product has no certificate left.
+func errNotRemainCount(code string, used, total int) *apiError {
+	return newErr(http.StatusNotFound, "NotRemainCount", "The resource package of %s has no certificate left (%d of %d used).", code, used, total)
+}
+
+// errNotFoundPackage: the account has no resource package for the product.
+func errNotFoundPackage(code string) *apiError {
+	return newErr(http.StatusNotFound, "NotFoundPackage", "No resource package of the product %q was found.", code)
+}
+
+// errNotFoundOrder: no order with this id in the account.
+func errNotFoundOrder(id int64) *apiError {
+	return newErr(http.StatusNotFound, "NotFoundOrder", "The order %d does not exist.", id)
+}
+
+// errOrderState: the order is not in a state the action accepts.
+func errOrderState(format string, args ...any) *apiError {
+	return newErr(http.StatusForbidden, "OrderStateError", format, args...)
+}
+
+// errDeleteFail: DeleteCertificateRequest on an order that is neither failed nor cancelled.
+func errDeleteFail(format string, args ...any) *apiError {
+	return newErr(http.StatusForbidden, "DeleteFail", format, args...)
+}
+
+// errLegacyRefused is the answer of an endpoint that no longer serves CAS 2018-07-13. The
+// codes are the gateway's; their statuses for this case are (unverified).
+func errLegacyRefused(code string) *apiError {
+	if code == LegacyInvalidAPI {
+		return newErr(http.StatusNotFound, LegacyInvalidAPI, "The specified API of version %s is not found.", VersionCAS2018)
+	}
+	return errInvalidVersion
+}
+
 func errSignature(stringToSign string) *apiError {
 	// The SDK compares the text after "server string to sign is:" with its own to tell a wrong
 	// secret from a signing bug, so it must be exactly the server's string to sign.

@@ -45,6 +45,10 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&cfg.CertCRLF, "cert-crlf", false, `answer certificates with "\r\n" line endings`)
 	fs.StringVar(&cfg.CADir, "ca-dir", "", "directory of the CA (ca.pem, ca-key.pem, intermediate.pem, intermediate-key.pem): loaded, or written when empty")
 	fs.StringVar(&cfg.DNSListen, "dns-listen", "", "UDP address of the DNS server for the zones (empty = off)")
+	fs.DurationVar(&cfg.PayedWindow, "payed-window", 0, `how long a new order answers Type "payed" before asking for validation`)
+	fs.StringVar(&cfg.RecordDomainForm, "record-domain-form", RecordDomainLabel, "RecordDomain of DNS proofs: label (_dnsauth) or relative (_dnsauth.www)")
+	fs.StringVar(&cfg.DNSRecordType, "dns-record-type", "TXT", "record type of DNS proofs: TXT or CNAME")
+	fs.StringVar(&cfg.LegacyAPI, "legacy-api", "", "answer every CAS 2018-07-13 call with this code: InvalidVersion or InvalidApi (empty = serve it)")
 	bindV2Flags(fs, &cfg.V2)
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a certificate from the simulator's CA")
 	return f

@@ -124,12 +124,12 @@ var fuzzActions = []struct{ version, action string }{
 // names within its product's limits.
 func FuzzSignedRequest(f *testing.F) {
 	csr := makeCSR(f, testKey(), "fuzz.example.com", []string{"www.fuzz.example.com"}, nil)
-	f.Add(uint8(0), url.Values{"Csr": {csr}, "Username": {"a"}, "Phone": {"13800000000"}, "Email": {"a@b.com"}, "ValidateType": {"DNS"}, "ProductCode": {"geotrust-dv-m-starter"}}.Encode())
+	f.Add(uint8(0), url.Values{"Csr": {csr}, "Username": {"a"}, "Phone": {"13800000000"}, "Email": {"a@b.com"}, "ValidateType": {"DNS"}, "ProductCode": {"globalsign-dv-w-advanced"}}.Encode())
 	f.Add(uint8(0), url.Values{"Csr": {csr[:200]}, "Username": {"a"}, "Phone": {"1"}, "Email": {"a@b"}, "ValidateType": {"DNS"}}.Encode())
 	f.Add(uint8(1), "Domain=a.example.com&Username=u&Phone=13800000000&Email=a@b.com&ValidateType=FILE")
 	f.Add(uint8(1), "Domain=*.example.com&Username=u&Phone=13800000000&Email=a@b.com&ValidateType=FILE&ProductCode=symantec-dv-1-starter")
-	f.Add(uint8(2), "Domain=a.example.com,b.example.com&ProductCode=geotrust-dv-m-starter")
-	f.Add(uint8(2), "Domain=a..example.com&ProductCode=geotrust-dv-m-starter")
+	f.Add(uint8(2), "Domain=a.example.com,b.example.com&ProductCode=globalsign-dv-w-advanced")
+	f.Add(uint8(2), "Domain=a..example.com&ProductCode=globalsign-dv-w-advanced")
 	f.Add(uint8(3), "OrderId=99999999999999999999")
 	f.Add(uint8(6), "Status=ISSUED&Keyword=%00&ShowSize=-1")
 	f.Add(uint8(8), "InstanceId=cas-cn-x&Domain=a.example.com&DomainVerifyType=DNS&Username=u&Email=a@b.com&Mobile=13800000000&Province=p&City=c")
@@ -139,7 +139,7 @@ func FuzzSignedRequest(f *testing.F) {
 
 	s, err := New(Config{
 		AccessKeys: map[string]string{testID: testSecret}, Zones: []string{"example.com"}, DVInstances: 2,
-		Packages: map[string]Package{"digicert-free-1-free": {Quota: 1000}, "geotrust-dv-m-starter": {Quota: 1000}, "symantec-dv-1-starter": {Quota: 1000}},
+		Packages: map[string]Package{"digicert-free-1-free": {Quota: 1000}, "globalsign-dv-w-advanced": {Quota: 1000, MaxNames: 5}, "symantec-dv-1-starter": {Quota: 1000}},
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -68,9 +68,9 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 		AccessKeys: map[string]string{testID: testSecret},
 		Zones:      []string{"example.com"},
 		Packages: map[string]Package{
-			"digicert-free-1-free":  {Quota: 5},
-			"geotrust-dv-m-starter": {Quota: 5},
-			"symantec-dv-1-starter": {Quota: 5},
+			"digicert-free-1-free":     {Quota: 5},
+			"globalsign-dv-w-advanced": {Quota: 5, MaxNames: 5},
+			"symantec-dv-1-starter":    {Quota: 5},
 		},
 		Validation: ValidationDNS,
 	}

@@ -43,12 +43,14 @@ type order struct {
 	domains      []string
 	cn           string
 	validateType string // DNS or FILE
+	recordType   string // TXT or CNAME, for DNS
 	token        string // the proof value, one per order
 	pub          crypto.PublicKey
 	fromCSR      bool
 	fail         bool
 
 	created     time.Time
+	payedUntil  time.Time       // "payed" (pending application) until then
 	proven      map[string]bool // domains whose proof was seen
 	validatedAt time.Time       // when every domain was proven
 	phase       phase
@@ -62,7 +64,10 @@ type order struct {
 func (s *Simulator) newOrder(api, action string, p product, domains []string, validateType string, now time.Time) *order {
 	o := &order{
 		api: api, action: action, product: p, domains: domains, cn: domains[0],
-		validateType: validateType, token: randomLowerAlnum(32), created: now, proven: map[string]bool{},
+		validateType: validateType, recordType: s.rt.recordType, token: randomLowerAlnum(32), created: now, proven: map[string]bool{},
+	}
+	if api == VersionCAS2020 {
+		o.payedUntil = now.Add(s.rt.payedWindow)
 	}
 	for _, d := range domains {
 		if s.isFailDomain(d) {
@@ -148,8 +153,39 @@ func (o *order) firstUnproven() string {
 	return o.domains[0]
 }
 
-// proofExists looks for the proof of one domain: a TXT record `_dnsauth.<base>` holding the
-// token in one of the account's Alidns zones, or the token served at
+// cnameProofZone is where a CNAME proof points: `<token>.<cnameProofZone>` (the CA's own
+// validation zone; the name is the simulator's, unverified).
+const cnameProofZone = "dnsauth.sim-ca.invalid"
+
+// proofValue is the RecordValue of a DNS proof: the token for TXT, a name under the CA's
+// validation zone for CNAME.
+func (o *order) proofValue() string {
+	if o.recordType == "CNAME" {
+		return o.token + "." + cnameProofZone
+	}
+	return o.token
+}
+
+// recordDomain is the host record (RecordDomain) of the DNS proof for domain, in the configured
+// form: "_dnsauth", or relative to the zone that holds the domain ("_dnsauth.www" for
+// www.example.com in example.com). Either way the record's full name is `_dnsauth.<base>`.
+func (s *Simulator) recordDomain(domain string) string {
+	if s.rt.recordForm != RecordDomainRelative {
+		return dnsAuthLabel
+	}
+	base := baseDomain(domain)
+	zone, _ := s.zoneOf(base)
+	if zone == "" {
+		zone = registrableDomain(base)
+	}
+	if base == zone || zone == "" {
+		return dnsAuthLabel
+	}
+	return dnsAuthLabel + "." + strings.TrimSuffix(base, "."+zone)
+}
+
+// proofExists looks for the proof of one domain: a record `_dnsauth.<base>` of the order's type
+// holding its value in one of the account's Alidns zones, or the token served at
 // `<domain>/.well-known/pki-validation/fileauth.txt`.
 func (s *Simulator) proofExists(o *order, domain string) bool {
 	base := baseDomain(domain)
@@ -157,8 +193,9 @@ func (s *Simulator) proofExists(o *order, domain string) bool {
 		return strings.TrimSpace(s.st.files[base+fileAuthPath]) == o.token
 	}
 	name := dnsAuthLabel + "." + base
+	want := o.proofValue()
 	for _, r := range s.st.records {
-		if r.typ == "TXT" && r.value == o.token && r.fqdn() == name {
+		if r.typ == o.recordType && strings.EqualFold(strings.TrimSuffix(r.value, "."), want) && r.fqdn() == name {
 			return true
 		}
 	}
@@ -212,8 +249,17 @@ func (o *order) name() string {
 	return fmt.Sprint(o.id)
 }
 
-// status2020 is DescribeCertificateState's Type.
-func (o *order) status2020() string {
+// pendingApplication: a fresh order still in its "payed" window.
+func (o *order) pendingApplication(now time.Time) bool {
+	return o.phase == phaseVerify && now.Before(o.payedUntil)
+}
+
+// status2020 is DescribeCertificateState's Type. "payed" (待申请, pending application) is both
+// the state of a fresh order in its payed window and that of a cancelled one.
+func (o *order) status2020(now time.Time) string {
+	if o.pendingApplication(now) {
+		return "payed"
+	}
 	switch o.phase {
 	case phaseVerify:
 		return "domain_verify"
@@ -268,17 +314,17 @@ func certStatus(c *x509.Certificate, now time.Time) string {
 	return "ISSUED"
 }
 
-func (o *order) status() string {
+func (o *order) status(now time.Time) string {
 	if o.api == VersionCAS2018 {
 		return o.status2018()
 	}
-	return o.status2020()
+	return o.status2020(now)
 }
 
-func (o *order) snapshot(id string) OrderState {
+func (o *order) snapshot(id string, now time.Time) OrderState {
 	os := OrderState{
 		ID: id, API: o.api, Action: o.action, Product: o.product.Code,
-		Domains: append([]string(nil), o.domains...), ValidateType: o.validateType, Status: o.status(),
+		Domains: append([]string(nil), o.domains...), ValidateType: o.validateType, Status: o.status(now),
 		Created: o.created, Validated: o.validatedAt, CSR: o.fromCSR, Token: o.token, CertID: o.certID,
 	}
 	if o.leaf != nil {

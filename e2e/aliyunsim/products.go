@@ -19,15 +19,19 @@ type product struct {
 
 func (p product) validity() time.Duration { return time.Duration(p.Days) * 24 * time.Hour }
 
+// products is the documented catalogue: the codes Alibaba's CAS API references give as
+// ProductCode values (CreateCertificateRequest, CreateCertificateWithCsrRequest,
+// DescribePackageState). Nothing else is accepted.
 var products = map[string]product{
-	// Free single-domain DV: one plain name, three months.
+	// Free single-domain DV: one plain name, three months; sold on the China site only.
 	"digicert-free-1-free": {Code: "digicert-free-1-free", Name: "DigiCert DV Free", Brand: "DigiCert", MaxNames: 1, Days: 90},
 	"symantec-free-1-free": {Code: "symantec-free-1-free", Name: "Symantec DV Free", Brand: "Symantec", MaxNames: 1, Days: 90},
-	// Paid DV: "-1-" one name, "-w-" wildcard, "-m-" multi-domain.
-	"symantec-dv-1-starter": {Code: "symantec-dv-1-starter", Name: "Symantec DV Starter", Brand: "Symantec", MaxNames: 1, Wildcard: true, Days: 365},
-	"geotrust-dv-1-starter": {Code: "geotrust-dv-1-starter", Name: "GeoTrust DV Starter", Brand: "GeoTrust", MaxNames: 1, Days: 365},
-	"geotrust-dv-w-starter": {Code: "geotrust-dv-w-starter", Name: "GeoTrust DV Wildcard Starter", Brand: "GeoTrust", MaxNames: 1, Wildcard: true, Days: 365},
-	"geotrust-dv-m-starter": {Code: "geotrust-dv-m-starter", Name: "GeoTrust DV Multi-Domain Starter", Brand: "GeoTrust", MaxNames: 5, Wildcard: true, Days: 365},
+	// Paid DV: "-1-" one name, "-w-" wildcard.
+	"symantec-dv-1-starter":    {Code: "symantec-dv-1-starter", Name: "Symantec DV Starter", Brand: "Symantec", MaxNames: 1, Wildcard: true, Days: 365},
+	"geotrust-dv-1-starter":    {Code: "geotrust-dv-1-starter", Name: "GeoTrust DV Starter", Brand: "GeoTrust", MaxNames: 1, Days: 365},
+	"geotrust-dv-w-starter":    {Code: "geotrust-dv-w-starter", Name: "GeoTrust DV Wildcard Starter", Brand: "GeoTrust", MaxNames: 1, Wildcard: true, Days: 365},
+	"globalsign-dv-1-personal": {Code: "globalsign-dv-1-personal", Name: "GlobalSign DV Personal", Brand: "GlobalSign", MaxNames: 1, Days: 365},
+	"globalsign-dv-w-advanced": {Code: "globalsign-dv-w-advanced", Name: "GlobalSign DV Wildcard Advanced", Brand: "GlobalSign", MaxNames: 1, Wildcard: true, Days: 365},
 }
 
 // dvInstanceProduct is what a purchased CAS 2018-07-13 DV instance is: the legacy free

@@ -112,7 +112,7 @@ func TestOfficialSDKEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListUserCertificateOrder: %v", err)
 	}
-	if listed.TotalCount != 1 || listed.CertificateOrderList[0].OrderId != created.OrderId || listed.CertificateOrderList[0].CertificateId == 0 {
+	if listed.TotalCount != 1 || listed.CertificateOrderList[0].OrderId != created.OrderId || listed.CertificateOrderList[0].Domain != "sdk.example.com" {
 		t.Fatalf("listing: %+v", listed)
 	}
 	pkg := cas.CreateDescribePackageStateRequest()
@@ -155,7 +155,7 @@ func TestOfficialSDKEndToEnd(t *testing.T) {
 		r.Scheme, r.Domain, r.OrderId = requests.HTTP, host, requests.NewInteger(1)
 		return r
 	}())
-	if !errors.As(err, &se) || se.ErrorCode() != "InvalidOrderId.NotFound" || se.RequestId() == "" {
+	if !errors.As(err, &se) || se.ErrorCode() != "NotFoundOrder" || se.HttpStatus() != 404 || se.RequestId() == "" {
 		t.Fatalf("unknown order: %v", err)
 	}
 }

@@ -94,6 +94,9 @@ func New(cfg Config) (*Simulator, error) {
 			latency:         cfg.Latency,
 			strictCN:        cfg.StrictCN,
 			certCRLF:        cfg.CertCRLF,
+			payedWindow:     cfg.PayedWindow,
+			recordForm:      cfg.RecordDomainForm,
+			recordType:      cfg.DNSRecordType,
 		},
 	}
 	if s.logf == nil {
@@ -214,7 +217,7 @@ func (s *Simulator) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceAll()
-	out := s.st.snapshot()
+	out := s.st.snapshot(s.now())
 	out.Instances = s.instanceStates()
 	return out
 }
@@ -311,6 +314,9 @@ func (s *Simulator) handle(ctx context.Context, c *call) (obj, *apiError) {
 	actions, ok := routes[c.version]
 	if !ok {
 		return nil, errInvalidVersion
+	}
+	if c.version == VersionCAS2018 && s.cfg.LegacyAPI != "" {
+		return nil, errLegacyRefused(s.cfg.LegacyAPI)
 	}
 	act, ok := actions[c.action]
 	if !ok {

@@ -29,7 +29,7 @@ func TestSimState(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.DVInstances = 2; c.Validation = ValidationAuto })
 	id := e.order2020(makeCSR(t, testKey(), "state.example.com", nil, nil))
 	e.addTXT("example.com", "rec", "v")
-	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState", "OrderId", "1"), 404, "InvalidOrderId.NotFound")
+	expectErr(t, e.c.call(VersionCAS2020, "DescribeCertificateState", "OrderId", "1"), 404, "NotFoundOrder")
 
 	status, body := getSim(t, e.url+"/_sim/state")
 	if status != 200 {
@@ -44,7 +44,7 @@ func TestSimState(t *testing.T) {
 			t.Errorf("state has no %s", key)
 		}
 	}
-	if st.Calls["CreateCertificateWithCsrRequest"] != 1 || st.Calls["AddDomainRecord"] != 1 || st.Errors["InvalidOrderId.NotFound"] != 1 {
+	if st.Calls["CreateCertificateWithCsrRequest"] != 1 || st.Calls["AddDomainRecord"] != 1 || st.Errors["NotFoundOrder"] != 1 {
 		t.Fatalf("calls %v errors %v", st.Calls, st.Errors)
 	}
 	if len(st.Orders) != 1 || st.Orders[0].API != VersionCAS2020 || st.Orders[0].Status != "certificate" ||

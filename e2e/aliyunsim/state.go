@@ -186,7 +186,7 @@ type UserCertState struct {
 }
 
 // snapshot builds the State; the caller holds s.mu and has advanced the orders.
-func (st *state) snapshot() State {
+func (st *state) snapshot(now time.Time) State {
 	out := State{
 		Calls:            copyCounts(st.calls),
 		Errors:           copyCounts(st.errors),
@@ -205,12 +205,12 @@ func (st *state) snapshot() State {
 	}
 	sort.Strings(out.Zones)
 	for _, o := range st.orders {
-		out.Orders = append(out.Orders, o.snapshot(strconv.FormatInt(o.id, 10)))
+		out.Orders = append(out.Orders, o.snapshot(strconv.FormatInt(o.id, 10), now))
 	}
 	for _, inst := range st.instances {
 		out.DVInstances = append(out.DVInstances, DVInstanceState{ID: inst.id, Status: inst.status()})
 		if inst.order != nil {
-			out.Orders = append(out.Orders, inst.order.snapshot(inst.id))
+			out.Orders = append(out.Orders, inst.order.snapshot(inst.id, now))
 		}
 	}
 	sort.Slice(out.Orders, func(i, j int) bool {

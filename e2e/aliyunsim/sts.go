@@ -33,9 +33,26 @@ var (
 	sessionNameRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{2,64}$`)
 )
 
+// stsReq reads a required STS parameter. STS names the missing parameter in the code,
+// Missing{ParameterName} (400, e.g. MissingRoleArn), rather than the gateway's
+// MissingParameter (the form is the one STS answers; the full list is not published).
+func stsReq(c *call, name string) (string, *apiError) {
+	v, e := c.req(name)
+	if e != nil {
+		return "", badRequest("Missing"+name, "%s is mandatory for this action.", name)
+	}
+	return v, nil
+}
+
+// OIDC token errors of AssumeRoleWithOIDC (the STS error table,
+// help.aliyun.com/zh/ram/developer-reference/api-sts-2015-04-01-errorcodes: HTTP 401).
+func errOIDCToken(code, format string, args ...any) *apiError {
+	return newErr(http.StatusUnauthorized, "AuthenticationFail.OIDCToken."+code, format, args...)
+}
+
 // roleRequest reads the parameters both assume actions share.
 func (s *Simulator) roleRequest(c *call, sessionRequired bool) (arn, session string, dur time.Duration, e *apiError) {
-	arn, e = c.req("RoleArn")
+	arn, e = stsReq(c, "RoleArn")
 	if e != nil {
 		return
 	}
@@ -45,7 +62,7 @@ func (s *Simulator) roleRequest(c *call, sessionRequired bool) (arn, session str
 	}
 	session = c.opt("RoleSessionName", "")
 	if session == "" && sessionRequired {
-		e = errMissing("RoleSessionName")
+		_, e = stsReq(c, "RoleSessionName")
 		return
 	}
 	if session == "" {
@@ -104,7 +121,7 @@ func assumeRole(s *Simulator, c *call) (obj, *apiError) {
 }
 
 func assumeRoleWithOIDC(s *Simulator, c *call) (obj, *apiError) {
-	provider, e := c.req("OIDCProviderArn")
+	provider, e := stsReq(c, "OIDCProviderArn")
 	if e != nil {
 		return nil, e
 	}
@@ -113,7 +130,8 @@ func assumeRoleWithOIDC(s *Simulator, c *call) (obj, *apiError) {
 	}
 	token, e := c.req("OIDCToken")
 	if e != nil {
-		return nil, e
+		// The STS error table: "The OIDCToken can not empty." (401).
+		return nil, errOIDCToken("Invalid", "The OIDCToken can not empty.")
 	}
 	claims, e := checkJWTShape(token, s.now())
 	if e != nil {
@@ -152,7 +170,7 @@ func assumeRoleWithOIDC(s *Simulator, c *call) (obj, *apiError) {
 // it cannot verify the signature itself.
 func checkJWTShape(token string, now time.Time) (map[string]any, *apiError) {
 	bad := func(why string) *apiError {
-		return badRequest("InvalidParameter.OIDCToken", "The OIDC token is not a valid JWT: %s.", why)
+		return errOIDCToken("Invalid", "The OIDC token is not a valid JWT: %s.", why)
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -171,7 +189,7 @@ func checkJWTShape(token string, now time.Time) (map[string]any, *apiError) {
 		}
 	}
 	if exp, ok := objs[1]["exp"].(float64); ok && now.After(time.Unix(int64(exp), 0)) {
-		return nil, badRequest("AuthenticationFail.OIDCToken.Expired", "The OIDC token expired at %s.", time.Unix(int64(exp), 0).UTC().Format(time.RFC3339))
+		return nil, errOIDCToken("Expired", "The OIDC token expired at %s.", time.Unix(int64(exp), 0).UTC().Format(time.RFC3339))
 	}
 	return objs[1], nil
 }

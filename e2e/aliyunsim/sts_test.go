@@ -78,9 +78,9 @@ func TestAssumeRole(t *testing.T) {
 		status int
 		code   string
 	}{
-		"missing RoleArn":     {[]string{"RoleSessionName", "s"}, 400, "MissingParameter"},
+		"missing RoleArn":     {[]string{"RoleSessionName", "s"}, 400, "MissingRoleArn"},
 		"bad RoleArn":         {[]string{"RoleArn", "role/x", "RoleSessionName", "sess"}, 400, "InvalidParameter.RoleArn"},
-		"missing session":     {[]string{"RoleArn", testRole}, 400, "MissingParameter"},
+		"missing session":     {[]string{"RoleArn", testRole}, 400, "MissingRoleSessionName"},
 		"bad session":         {[]string{"RoleArn", testRole, "RoleSessionName", "a b"}, 400, "InvalidParameter.RoleSessionName"},
 		"short duration":      {[]string{"RoleArn", testRole, "RoleSessionName", "sess", "DurationSeconds", "60"}, 400, "InvalidParameter"},
 		"duration not number": {[]string{"RoleArn", testRole, "RoleSessionName", "sess", "DurationSeconds", "1h"}, 400, "InvalidParameter"},
@@ -129,21 +129,24 @@ func TestAssumeRoleWithOIDC(t *testing.T) {
 	}
 
 	past := jwt(t, map[string]any{"sub": "x", "exp": e.clock.Now().Add(-time.Minute).Unix()})
+	// The STS error table: an empty, invalid or expired token is AuthenticationFail.OIDCToken.*
+	// (401); a missing parameter Missing{ParameterName} (400).
 	for name, c := range map[string]struct {
 		fields map[string]string
+		status int
 		code   string
 	}{
-		"missing token":    {map[string]string{"OIDCToken": "-"}, "MissingParameter"},
-		"two parts":        {map[string]string{"OIDCToken": "abc.def"}, "InvalidParameter.OIDCToken"},
-		"not base64":       {map[string]string{"OIDCToken": "a*b.c.d"}, "InvalidParameter.OIDCToken"},
-		"not JSON":         {map[string]string{"OIDCToken": "YWJj.YWJj.YWJj"}, "InvalidParameter.OIDCToken"},
-		"empty signature":  {map[string]string{"OIDCToken": strings.TrimSuffix(jwt(t, map[string]any{"sub": "x"}), "c2lnbmF0dXJl")}, "InvalidParameter.OIDCToken"},
-		"expired":          {map[string]string{"OIDCToken": past}, "AuthenticationFail.OIDCToken.Expired"},
-		"bad provider":     {map[string]string{"OIDCProviderArn": "acs:ram::1:role/x"}, "InvalidParameter.OIDCProviderArn"},
-		"missing provider": {map[string]string{"OIDCProviderArn": "-"}, "MissingParameter"},
-		"bad role":         {map[string]string{"RoleArn": "acs:ram::x:role/y"}, "InvalidParameter.RoleArn"},
+		"missing token":    {map[string]string{"OIDCToken": "-"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
+		"two parts":        {map[string]string{"OIDCToken": "abc.def"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
+		"not base64":       {map[string]string{"OIDCToken": "a*b.c.d"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
+		"not JSON":         {map[string]string{"OIDCToken": "YWJj.YWJj.YWJj"}, 401, "AuthenticationFail.OIDCToken.Invalid"},
+		"empty signature":  {map[string]string{"OIDCToken": strings.TrimSuffix(jwt(t, map[string]any{"sub": "x"}), "c2lnbmF0dXJl")}, 401, "AuthenticationFail.OIDCToken.Invalid"},
+		"expired":          {map[string]string{"OIDCToken": past}, 401, "AuthenticationFail.OIDCToken.Expired"},
+		"bad provider":     {map[string]string{"OIDCProviderArn": "acs:ram::1:role/x"}, 400, "InvalidParameter.OIDCProviderArn"},
+		"missing provider": {map[string]string{"OIDCProviderArn": "-"}, 400, "MissingOIDCProviderArn"},
+		"bad role":         {map[string]string{"RoleArn": "acs:ram::x:role/y"}, 400, "InvalidParameter.RoleArn"},
 	} {
-		t.Run(name, func(t *testing.T) { expectErr(t, oidc(t, e, c.fields), 400, c.code) })
+		t.Run(name, func(t *testing.T) { expectErr(t, oidc(t, e, c.fields), c.status, c.code) })
 	}
 }
 

@@ -58,7 +58,8 @@ func (s *Simulator) findCert(c *call) (*userCert, *apiError) {
 	return cert, nil
 }
 
-// certDetail is the detail both versions answer, in upper-camel keys.
+// certDetail is the detail both versions answer, in upper-camel keys (the 2018-07-13 shape;
+// GetUserCertificateDetail adds its own fields).
 func (s *Simulator) certDetail(c *userCert, withPEM bool) obj {
 	l := c.leaf
 	now := s.now()
@@ -77,9 +78,6 @@ func (s *Simulator) certDetail(c *userCert, withPEM bool) obj {
 		"EndDate":     l.NotAfter.UTC().Format("2006-01-02"),
 		"Expired":     !now.Before(l.NotAfter),
 		"BuyInAliyun": !c.upload,
-	}
-	if c.orderID != 0 {
-		m["OrderId"] = c.orderID
 	}
 	if withPEM {
 		m["Cert"] = s.pemOut(c.certPEM)
@@ -115,7 +113,6 @@ func (s *Simulator) certListItem(c *userCert, now time.Time) obj {
 		"Status":        certStatus(l, now),
 		"OrderId":       c.orderID,
 		"InstanceId":    c.instance,
-		"CreateTime":    c.created.UnixMilli(),
 	}
 }
 

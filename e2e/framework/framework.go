@@ -190,6 +190,8 @@ func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*Iss
 		"--cluster-resource-namespace=" + ClusterResourceNamespace,
 		"--health-probe-bind-address=" + probe,
 		"--metrics-bind-address=" + metrics,
+		// The simulator serves plain http on loopback.
+		"--allow-insecure-endpoints",
 	}, f.IssuerArgs...)
 	args = append(args, extraArgs...)
 	// Every issuer process of the framework appends to one log file.

@@ -97,9 +97,12 @@ func (c *Client) DeleteDomainRecord(ctx context.Context, recordID string) error 
 }
 
 // DescribeSubDomainRecords lists the records of one name (e.g.
-// "_dnsauth.www.example.com"), optionally of one type.
-func (c *Client) DescribeSubDomainRecords(ctx context.Context, subDomain, recordType string) (*DomainRecordList, error) {
-	p := map[string]string{"SubDomain": subDomain}
+// "_dnsauth.www.example.com") in zone, optionally of one type. The zone is
+// always sent: without DomainName, Alidns searches the name's registrable
+// domain, and a delegated sub-zone of the account (dev.example.com) would
+// never be searched.
+func (c *Client) DescribeSubDomainRecords(ctx context.Context, zone, subDomain, recordType string) (*DomainRecordList, error) {
+	p := map[string]string{"SubDomain": subDomain, "DomainName": zone}
 	if recordType != "" {
 		p["Type"] = recordType
 	}

@@ -131,32 +131,26 @@ type OrderQuery struct {
 }
 
 // CertificateOrder is one item of ListUserCertificateOrder. Which fields are
-// filled depends on the order type; the time of the order is in one of
-// several fields, see Created.
+// filled depends on the order type: package orders (CPACK) carry only
+// Domain (the main domain), BuyDate, CertStartTime/CertEndTime, OrderId and
+// Status; CommonName, Sans and CertificateId come with CERT/UPLOAD. No
+// listing has CreateTime or GmtCreate.
 type CertificateOrder struct {
-	OrderID     FlexInt    `json:"OrderId"`
-	InstanceID  FlexString `json:"InstanceId"`
-	Domain      string     `json:"Domain"`
-	CommonName  string     `json:"CommonName"`
-	Sans        string     `json:"Sans"`
-	Status      string     `json:"Status"`
-	ProductCode string     `json:"ProductCode"`
-	ProductName string     `json:"ProductName"`
-	CreateTime  Timestamp  `json:"CreateTime"`
-	GmtCreate   Timestamp  `json:"GmtCreate"`
-	BuyDate     Timestamp  `json:"BuyDate"`
-	StartDate   Timestamp  `json:"StartDate"`
+	OrderID       FlexInt    `json:"OrderId"`
+	InstanceID    FlexString `json:"InstanceId"`
+	Domain        string     `json:"Domain"`
+	CommonName    string     `json:"CommonName"`
+	Sans          string     `json:"Sans"`
+	Status        string     `json:"Status"`
+	ProductCode   string     `json:"ProductCode"`
+	BuyDate       Timestamp  `json:"BuyDate"`
+	CertStartTime Timestamp  `json:"CertStartTime"`
+	CertEndTime   Timestamp  `json:"CertEndTime"`
 }
 
-// Created is when the order was placed, zero when the answer does not say.
-func (o CertificateOrder) Created() time.Time {
-	for _, t := range []Timestamp{o.CreateTime, o.GmtCreate, o.BuyDate} {
-		if !t.IsZero() {
-			return t.Time
-		}
-	}
-	return time.Time{}
-}
+// Created is when the order was placed (BuyDate), zero when the answer
+// does not say.
+func (o CertificateOrder) Created() time.Time { return o.BuyDate.Time }
 
 // Names are the order's domain names, lower-cased, without duplicates.
 func (o CertificateOrder) Names() []string {

@@ -10,10 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -23,114 +20,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"golang.org/x/time/rate"
 )
-
-// API is one versioned Alibaba Cloud RPC API.
-type API struct {
-	// Product selects the endpoint: "cas", "alidns" or "sts".
-	Product string
-	Version string
-}
-
-// The APIs the issuer speaks.
-var (
-	// CAS is SSL Certificates Service 2020-04-07 (CSR orders).
-	CAS = API{Product: "cas", Version: "2020-04-07"}
-	// CASLegacy is SSL Certificates Service 2018-07-13 (DV orders on
-	// purchased instances, uploaded certificates).
-	CASLegacy = API{Product: "cas", Version: "2018-07-13"}
-	// Alidns is Alibaba Cloud DNS 2015-01-09.
-	Alidns = API{Product: "alidns", Version: "2015-01-09"}
-	// STS is Security Token Service 2015-04-01.
-	STS = API{Product: "sts", Version: "2015-04-01"}
-)
-
-// Default endpoints and limits.
-const (
-	DefaultEndpoint    = "https://cas.aliyuncs.com"
-	DefaultDNSEndpoint = "https://alidns.aliyuncs.com"
-	DefaultSTSEndpoint = "https://sts.aliyuncs.com"
-	DefaultTimeout     = 30 * time.Second
-	DefaultRateLimit   = 5
-	DefaultBurst       = 10
-	DefaultMaxAttempts = 4
-	DefaultRegion      = "cn-hangzhou"
-)
-
-// Outcomes reported to Options.OnCall besides error codes.
-const (
-	OutcomeOK        = "ok"
-	OutcomeThrottled = "throttled"
-)
-
-// CallInfo describes one attempt of one call, for metrics.
-type CallInfo struct {
-	Product, Version, Action string
-	// Outcome is OutcomeOK, OutcomeThrottled, or the error code
-	// ("InvalidParameter", "Timeout", "ConnectionRefused", ...).
-	Outcome  string
-	Attempt  int
-	Duration time.Duration
-}
-
-// Options configure a Client. Zero values take the defaults above.
-type Options struct {
-	// Endpoint is the CAS URL, e.g. https://cas.aliyuncs.com. Scheme and host
-	// are used as given; the Location service is never consulted.
-	Endpoint string
-	// DNSEndpoint is the Alidns URL.
-	DNSEndpoint string
-	Credentials Credentials
-	// RegionID is sent as RegionId; derived from the endpoint host
-	// (cas.<region>.aliyuncs.com) when empty, else cn-hangzhou.
-	RegionID string
-	// Timeout bounds one attempt of one call.
-	Timeout time.Duration
-	// RateLimit (calls per second) and Burst bound all calls of this client,
-	// retries included.
-	RateLimit float64
-	Burst     int
-	// MaxAttempts bounds the attempts of an idempotent (read) call. Actions
-	// that change something are attempted once.
-	MaxAttempts int
-	// RetryBase and MaxRetryDelay shape the jittered exponential back-off
-	// between attempts; defaults 500ms and 8s.
-	RetryBase     time.Duration
-	MaxRetryDelay time.Duration
-	// MaxWait is the longest a call sleeps in place (throttle pause, retry
-	// delay) before it gives up with a TransientError carrying RetryAfter;
-	// default 5s.
-	MaxWait time.Duration
-	// OnCall, when set, is called after every attempt.
-	OnCall func(CallInfo)
-	// Transport carries the requests; default a clone of
-	// http.DefaultTransport.
-	Transport http.RoundTripper
-}
-
-type endpoint struct {
-	scheme string // "http" or "https"
-	host   string // host[:port]
-}
-
-func parseEndpoint(raw string) (endpoint, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return endpoint{}, fmt.Errorf("invalid endpoint %q: %w", raw, err)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return endpoint{}, fmt.Errorf("invalid endpoint %q: the scheme must be http or https", raw)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return endpoint{}, fmt.Errorf("invalid endpoint %q: no host", raw)
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return endpoint{}, fmt.Errorf("invalid endpoint %q: give scheme and host only", raw)
-	}
-	return endpoint{scheme: scheme, host: u.Host}, nil
-}
-
-var regionHost = regexp.MustCompile(`^[a-z0-9-]+\.([a-z]{2}-[a-z0-9-]+)\.aliyuncs\.com$`)
 
 // Client calls Alibaba Cloud RPC APIs for one issuer. It is safe for
 // concurrent use; its rate limit and throttle back-off are shared by all
@@ -183,8 +72,14 @@ func New(opts Options) (*Client, error) {
 		opts.MaxWait = 5 * time.Second
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = nil // the endpoint policy dials, checking addresses
+		opts.Transport = t
 	}
+	if err := checkEndpoints(opts); err != nil {
+		return nil, err
+	}
+	opts.Transport = opts.Endpoints.Transport(opts.Transport, "Alibaba Cloud API")
 	cas, err := parseEndpoint(opts.Endpoint)
 	if err != nil {
 		return nil, err
@@ -291,7 +186,7 @@ func (c *Client) Call(ctx context.Context, api API, action string, params map[st
 			if derr := json.Unmarshal(body, out); derr != nil {
 				return &Error{
 					Product: api.Product, Action: action, Code: "BadResponse",
-					Message:        "unreadable answer: " + derr.Error(),
+					Message:        "the answer is not the expected JSON: " + bodySummary(string(body)),
 					Class:          Issuer,
 					Reason:         ReasonBadEndpoint,
 					OutcomeUnknown: !IsIdempotent(action),
@@ -318,79 +213,6 @@ func (c *Client) Call(ctx context.Context, api API, action string, params map[st
 		}
 		if c.sleep(ctx, delay) != nil {
 			return err
-		}
-	}
-}
-
-// backoff is the delay before attempt+1: RetryBase·2^(attempt-1), capped,
-// with full jitter on its upper half.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.opts.RetryBase << (attempt - 1)
-	if d <= 0 || d > c.opts.MaxRetryDelay {
-		d = c.opts.MaxRetryDelay
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// throttlePause is how long all calls pause after the n-th consecutive
-// throttled answer: 1s, 2s, 4s ... up to a minute, jittered.
-func throttlePause(n int) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	if n > 7 {
-		n = 7
-	}
-	d := time.Second << (n - 1)
-	if d > time.Minute {
-		d = time.Minute
-	}
-	return d + rand.N(d/4+1)
-}
-
-// paused returns how long calls must still wait after throttling.
-func (c *Client) paused() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pauseUntil.Sub(c.now())
-}
-
-// noteThrottled reacts to a throttled answer. The client's own rate is
-// halved (per throttled answer) with a burst of one, so that waiting calls
-// do not come back as a herd; and all calls pause, 1s, 2s, 4s ... for
-// consecutive throttling. Answers to calls that were in flight when the
-// pause began do not lengthen it.
-func (c *Client) noteThrottled() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	c.limiter.SetLimitAt(now, max(c.limiter.Limit()/2, minRate))
-	c.limiter.SetBurstAt(now, 1)
-	if now.Before(c.pauseUntil) {
-		return c.pauseUntil.Sub(now)
-	}
-	c.throttles++
-	c.pauseUntil = now.Add(throttlePause(c.throttles))
-	return c.pauseUntil.Sub(now)
-}
-
-// minRate is the slowest the client goes after repeated throttling.
-const minRate = rate.Limit(0.2)
-
-// noteAnswered ends a throttling streak and lets the rate climb back
-// towards the configured one by a tenth per answer; the burst returns with
-// the full rate.
-func (c *Client) noteAnswered() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.throttles = 0
-	full := rate.Limit(c.opts.RateLimit)
-	if l := c.limiter.Limit(); l < full {
-		l = min(full, l*1.1+0.05)
-		now := c.now()
-		c.limiter.SetLimitAt(now, l)
-		if l == full {
-			c.limiter.SetBurstAt(now, c.opts.Burst)
 		}
 	}
 }
@@ -460,6 +282,7 @@ func (c *Client) attempt(ctx context.Context, api API, action string, params map
 	resp, err := sc.ProcessCommonRequest(req)
 	if err != nil {
 		e := fromSDK(api.Product, action, err, ctx)
+		e.explainLegacy(api)
 		if e.Throttled {
 			if p := c.noteThrottled(); p > e.RetryAfter {
 				e.RetryAfter = p

@@ -69,6 +69,7 @@ func testClient(t *testing.T, endpoint string, mod func(*Options)) *Client {
 		RateLimit:   1000,
 		Burst:       1000,
 		RetryBase:   time.Millisecond,
+		Endpoints:   EndpointPolicy{AllowInsecure: true}, // httptest serves plain http
 	}
 	if mod != nil {
 		mod(&o)
@@ -272,6 +273,16 @@ func TestClassification(t *testing.T) {
 		{400, errBody("InsufficientQuota.Package", "no more"), Permanent, ReasonQuotaExhausted},
 		{400, errBody("InvalidProductCode", "nope"), Permanent, ReasonUnsupportedProduct},
 		{400, errBody("OrderNotFound", "no such order"), Permanent, ReasonRejected},
+		// The CAS error table's codes.
+		{404, errBody("NotRemainCount", "no certificate left"), Permanent, ReasonQuotaExhausted},
+		{404, errBody("NotFoundPackage", "no package"), Issuer, ReasonNoPackage},
+		{404, errBody("NotFoundOrder", "no such order"), Permanent, ReasonOrderNotFound},
+		{403, errBody("OrderStateError", "wrong state"), Permanent, ReasonOrderState},
+		{403, errBody("DeleteFail", "cannot delete"), Permanent, ReasonOrderState},
+		// STS.
+		{401, errBody("AuthenticationFail.OIDCToken.Invalid", "bad token"), Issuer, ReasonInvalidCredentials},
+		{401, errBody("AuthenticationFail.OIDCToken.Expired", "old token"), Issuer, ReasonInvalidCredentials},
+		{400, errBody("MissingOIDCToken", "OIDCToken is mandatory"), Issuer, ReasonMisconfigured},
 		{400, errBody("Throttling.Api", "slow"), Transient, ReasonThrottled},
 		{400, errBody("SignatureNonceUsed", "again"), Transient, ReasonRejected},
 		{500, errBody("InternalError", "boom"), Transient, ReasonUnavailable},

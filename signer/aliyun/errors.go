@@ -59,6 +59,26 @@ const (
 	ReasonUnsupportedProduct  = "UnsupportedProduct"
 	ReasonRejected            = "Rejected"
 	ReasonCredentials         = "CredentialsUnavailable"
+	// ReasonNoPackage: the account has no resource package for the
+	// product (NotFoundPackage): the issuer cannot order until one is
+	// bought or the product code changed.
+	ReasonNoPackage = "NoPackage"
+	// ReasonOrderNotFound: CAS knows no order with this id (NotFoundOrder).
+	ReasonOrderNotFound = "OrderNotFound"
+	// ReasonOrderState: the order is not in a state the action accepts
+	// (OrderStateError, DeleteFail).
+	ReasonOrderState = "OrderStateError"
+)
+
+// CAS error codes, as the CAS 2020-04-07 error table publishes them (the
+// DeleteCertificateRequest and CreateCertificateForPackageRequest API
+// references): code, HTTP status.
+const (
+	CodeNotRemainCount  = "NotRemainCount"  // 404: the package has no certificate left
+	CodeNotFoundPackage = "NotFoundPackage" // 404: no package for the product
+	CodeNotFoundOrder   = "NotFoundOrder"   // 404: no such order
+	CodeOrderStateError = "OrderStateError" // 403: the order's state forbids the action
+	CodeDeleteFail      = "DeleteFail"      // 403: the order cannot be deleted in its state
 )
 
 // Error is a failed call, classified. Every error Call returns for a remote
@@ -95,8 +115,10 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Product)
-	b.WriteByte(' ')
-	b.WriteString(e.Action)
+	if e.Action != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Action)
+	}
 	b.WriteString(": ")
 	if e.Code != "" {
 		b.WriteString(e.Code)
@@ -160,6 +182,19 @@ func (e *Error) classifyServer() {
 	code := e.Code
 	lc := strings.ToLower(code)
 	switch {
+	case code == CodeNotRemainCount:
+		e.Class, e.Reason = Permanent, ReasonQuotaExhausted
+		e.Message = "the resource package has no certificate left: " + e.Message
+	case code == CodeNotFoundPackage:
+		e.Class, e.Reason = Issuer, ReasonNoPackage
+		e.Message = "the account has no resource package for this product: " + e.Message
+	case code == CodeNotFoundOrder:
+		e.Class, e.Reason = Permanent, ReasonOrderNotFound
+	case code == CodeOrderStateError || code == CodeDeleteFail:
+		e.Class, e.Reason = Permanent, ReasonOrderState
+	case hasAnyPrefix(code, "AuthenticationFail"):
+		// STS: AuthenticationFail.OIDCToken.Invalid / .Expired (401).
+		e.Class, e.Reason = Issuer, ReasonInvalidCredentials
 	case hasAnyPrefix(code, "Throttling", "Throttled", "RequestThrottled", "Flowlimit", "FlowLimit", "TooManyRequests", "ServiceBusy") || e.HTTPStatus == http.StatusTooManyRequests:
 		e.Class, e.Reason, e.Throttled = Transient, ReasonThrottled, true
 	case hasAnyPrefix(code, "ServiceUnavailable", "InternalError", "UnknownError", "Unavailable", "SystemBusy", "System.Busy", "Timeout", "OperationTimeout"):
@@ -205,6 +240,15 @@ func (e *Error) classifyServer() {
 	}
 }
 
+// explainLegacy says plainly that an endpoint refusing CAS 2018-07-13 is
+// the legacy API being gone: Alibaba's SDK dropped that version in 2021 and
+// its API metadata lists no operations for it since 2024.
+func (e *Error) explainLegacy(api API) {
+	if api == CASLegacy && (codeHasPrefix(e.Code, "InvalidVersion") || codeHasPrefix(e.Code, "InvalidApi")) {
+		e.Message = "this endpoint no longer serves CAS 2018-07-13, the legacy API of orderAPI DVOrder; use orderAPI CSR (" + e.Message + ")"
+	}
+}
+
 // fromSDK turns what the SDK returned into an *Error.
 func fromSDK(product, action string, err error, parentCtx context.Context) *Error {
 	e := &Error{Product: product, Action: action, Err: err}
@@ -214,6 +258,11 @@ func fromSDK(product, action string, err error, parentCtx context.Context) *Erro
 		e.RequestID = se.RequestId()
 		e.HTTPStatus = se.HttpStatus()
 		e.Message = shortenMessage(se.Message())
+		if e.Code == "" && e.RequestID == "" {
+			// Not an Alibaba Cloud answer (a proxy's or web server's page):
+			// its body never reaches conditions or Events.
+			e.Message = bodySummary(se.Message())
+		}
 		e.Err = nil // its text repeats headers; Message carries what matters
 		if ra := retryAfterHeader(se.RespHeaders); ra > 0 {
 			e.RetryAfter = ra
@@ -249,6 +298,10 @@ func fromSDK(product, action string, err error, parentCtx context.Context) *Erro
 
 // classifyNetwork handles failures without an answer.
 func classifyNetwork(e *Error, err error, parentCtx context.Context) {
+	if r, ok := asRefused(err); ok {
+		*e = *refusedError(e.Product, e.Action, r)
+		return
+	}
 	e.Message = err.Error()
 	var dnsErr *net.DNSError
 	var unknownAuth x509.UnknownAuthorityError
@@ -301,9 +354,32 @@ func shortenMessage(m string) string {
 	}
 	const max = 512
 	if len(m) > max {
-		m = m[:max] + "..."
+		m = strings.ToValidUTF8(m[:max], "") + "..."
 	}
-	return m
+	return printable(m)
+}
+
+// bodySummary describes a body that is not an API answer without quoting
+// it.
+func bodySummary(body string) string {
+	kind := "text"
+	if t := strings.TrimSpace(body); strings.HasPrefix(t, "<") {
+		kind = "HTML or XML"
+	} else if t == "" {
+		return "an empty body"
+	}
+	return fmt.Sprintf("a %d-byte %s body that is not an Alibaba Cloud API answer", len(body), kind)
+}
+
+// printable drops control characters (an answer's text goes into
+// conditions and Events).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func retryAfterHeader(h map[string][]string) time.Duration {

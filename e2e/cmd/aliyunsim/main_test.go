@@ -18,7 +18,7 @@ func TestParseFlags(t *testing.T) {
 	cfg, listen, err := parseFlags([]string{
 		"--listen", "127.0.0.1:0", "--access-key", "a:b", "--access-key", "c:d:e",
 		"--zone", "example.com", "--zone", "example.org", "--package", "digicert-free-1-free:3",
-		"--package", "geotrust-dv-m-starter:2:4", "--dv-instances", "2", "--validation", "dns",
+		"--package", "globalsign-dv-w-advanced:2:4", "--dv-instances", "2", "--validation", "dns",
 		"--validation-delay", "1s", "--issue-delay", "2s", "--fail-domain", "bad.example",
 		"--fault-rate", "0.1", "--fault-hang", "3s", "--throttle-qps", "5", "--latency", "10ms",
 		"--strict-cn", "--ca-dir", "/tmp/x", "--dns-listen", "127.0.0.1:0",
@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if listen != "127.0.0.1:0" || cfg.AccessKeys["a"] != "b" || cfg.AccessKeys["c"] != "d:e" || len(cfg.Zones) != 2 ||
-		cfg.Packages["digicert-free-1-free"].Quota != 3 || cfg.Packages["geotrust-dv-m-starter"] != (aliyunsim.Package{Quota: 2, MaxNames: 4}) ||
+		cfg.Packages["digicert-free-1-free"].Quota != 3 || cfg.Packages["globalsign-dv-w-advanced"] != (aliyunsim.Package{Quota: 2, MaxNames: 4}) ||
 		cfg.DVInstances != 2 || cfg.Validation != "dns" || cfg.ValidationDelay != time.Second || cfg.IssueDelay != 2*time.Second ||
 		cfg.FailDomains[0] != "bad.example" || cfg.FaultRate != 0.1 || cfg.FaultHang != 3*time.Second || cfg.ThrottleQPS != 5 ||
 		cfg.Latency != 10*time.Millisecond || !cfg.StrictCN || cfg.CADir != "/tmp/x" || cfg.DNSListen != "127.0.0.1:0" {
