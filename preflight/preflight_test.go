@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -265,7 +268,31 @@ func TestPreflightBadUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d", args, r.code, ExitBadUsage)
 		}
 	}
-	if st := sim.State(); st.Calls["ApplyCertificate"] != 0 {
-		t.Error("a bad usage made calls")
+	var out, errOut bytes.Buffer
+	half := map[string]string{envAccessKeyID: keyID}
+	if code := Main(context.Background(), []string{"--endpoint", sim.URL(), "--allow-insecure-endpoints"}, func(k string) string { return half[k] }, &out, &errOut); code != ExitNoCreds {
+		t.Errorf("half an AccessKey pair: exit %d, want %d", code, ExitNoCreds)
+	}
+	if st := sim.State(); st.Calls["ApplyCertificate"] != 0 || st.Calls["GetInstanceSummary"] != 0 {
+		t.Errorf("a bad usage made calls: %v", st.Calls)
+	}
+}
+
+// docs/preflight.md explains every kind of line and every exit code.
+func TestDocsExplainEveryLine(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "preflight.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for check := range lineOrder {
+		if !strings.Contains(doc, "| `"+check+"` |") {
+			t.Errorf("docs/preflight.md has no row for the %q lines", check)
+		}
+	}
+	for _, code := range []int{ExitOK, ExitCannot, ExitBadUsage, ExitNoCreds} {
+		if !strings.Contains(doc, fmt.Sprintf("| %d |", code)) {
+			t.Errorf("docs/preflight.md does not explain exit code %d", code)
+		}
 	}
 }

@@ -76,9 +76,9 @@ func actionsFor(orderAPI string, o Options) []ramAction {
 		}
 		if len(o.ContactIDs) == 0 {
 			l := read(cas, "ListContact", map[string]string{"ShowSize": "1"})
-			l.when = "no --contact-id: the issuer finds its contact by e-mail"
+			l.when = "without --contact-id (finds the contact by e-mail)"
 			c := dry(cas, "CreateContact")
-			c.when = "no --contact-id: the issuer creates its contact when absent"
+			c.when = "without --contact-id (creates the contact when absent)"
 			acts = append(acts, l, c)
 		}
 		return acts
@@ -135,7 +135,7 @@ func (p *run) checkRAM(ctx context.Context, acts []ramAction) {
 		l := ramLine(err, how)
 		l.Item = ramCode(a.api) + ":" + a.action
 		if a.when != "" {
-			l.Detail = joinDetail(l.Detail, "needed when "+a.when)
+			l.Detail = joinDetail(l.Detail, "needed "+a.when)
 		}
 		p.rep.add(l)
 	}
@@ -145,7 +145,7 @@ func (p *run) checkRAM(ctx context.Context, acts []ramAction) {
 func ramLine(err error, how string) Line {
 	l := Line{Check: "ram"}
 	if err == nil {
-		l.Status, l.Result, l.Detail = StatusOK, "allowed", how+": success"
+		l.Status, l.Result, l.Detail = StatusOK, "allowed", how
 		if how == "dry call" {
 			// An action that takes an empty call: nothing can have been acted on, but
 			// say so, as it is not what the check expects.
@@ -173,7 +173,7 @@ func ramLine(err error, how string) Line {
 		}
 		// The action itself answered: RAM let the call through.
 		l.Status, l.Result = StatusOK, "allowed"
-		l.Detail = fmt.Sprintf("%s: the action answered %s", how, e.Code)
+		l.Detail = fmt.Sprintf("%s, the action answered %s", how, e.Code)
 	}
 	return l
 }
