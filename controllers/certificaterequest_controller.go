@@ -7,6 +7,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -63,6 +64,8 @@ type CertificateRequestReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 
+	// key authenticates the order state (statetrust.go).
+	key     stateKey
 	signers *signerSource
 	opts    Options
 	// backoff spaces retries after transient errors, per request.
@@ -117,6 +120,9 @@ func (r *CertificateRequestReconciler) reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	a := &attempt{r: r, cr: cr}
+	if err := a.settleState(ctx); err != nil {
+		return requeueOnWriteRace(err)
+	}
 	st, wait := stepOf(cr, time.Now())
 	switch st {
 	case stepRelease:
@@ -146,14 +152,15 @@ func (r *CertificateRequestReconciler) getIssuer(ctx context.Context, cr *cmapi.
 	return iss, nil
 }
 
-// signRequest is the plain request the signer sees.
-func signRequest(cr *cmapi.CertificateRequest) signer.Request {
+// signRequest is the plain request the signer sees, with state the
+// controller trusts.
+func signRequest(cr *cmapi.CertificateRequest, state signer.OrderState) signer.Request {
 	req := signer.Request{
 		Name:                 cr.Namespace + "/" + cr.Name,
 		CSRPEM:               cr.Spec.Request,
 		IsCA:                 cr.Spec.IsCA,
 		NextPrivateKeySecret: cr.GetAnnotations()[cmapi.CertificateRequestPrivateKeyAnnotationKey],
-		State:                loadState(cr),
+		State:                state,
 	}
 	if cr.Spec.Duration != nil {
 		req.Duration = cr.Spec.Duration.Duration
@@ -169,9 +176,14 @@ func signRequest(cr *cmapi.CertificateRequest) signer.Request {
 type attempt struct {
 	r  *CertificateRequestReconciler
 	cr *cmapi.CertificateRequest
+	// state is the order state the controller trusts (settleState).
+	state signer.OrderState
 	// iss and entry are nil until resolved.
 	iss   v1alpha1.GenericIssuer
 	entry *signerEntry
+	// nextKey is the request's next-private-key Secret, once verified as
+	// the one of the Certificate owning the request (DV flow).
+	nextKey *corev1.Secret
 }
 
 // secrets are the credential values scrubbed from every message.
@@ -202,18 +214,24 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	if a.entry, err = r.signers.get(ctx, iss); err != nil {
 		return a.decideAndApply(ctx, signer.Outcome{}, err)
 	}
-	sreq := signRequest(a.cr)
-	switch v1alpha1.OrderAPI(orderAPI(iss)) {
-	case v1alpha1.OrderAPIInstance:
-		r.prepareInstanceRequest(a.cr, &sreq)
-	case v1alpha1.OrderAPIDVOrder:
+	if err := a.checkHeld(ctx, a.state); err != nil {
+		return a.decideAndApply(ctx, signer.Outcome{}, err)
+	}
+	sreq := signRequest(a.cr, a.state)
+	sreq.OrderTaken = func(ctx context.Context, id string) (bool, error) {
+		return a.heldByOther(ctx, indexRequestOrder, id)
+	}
+	switch (signer.Config{OrderAPI: string(iss.GetSpec().OrderAPI)}).WithDefaults().OrderAPI {
+	case signer.OrderAPIInstance:
+		a.prepareInstanceRequest(&sreq)
+	case signer.OrderAPIDVOrder:
 		if err := a.prepareDVRequest(ctx, &sreq); err != nil {
 			return a.decideAndApply(ctx, signer.Outcome{}, err)
 		}
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, cr: a.cr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, cr: a.cr})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		var raced bool
@@ -259,6 +277,13 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	base := cr.DeepCopy()
 	now := metav1.Now()
 	changed := setReady(cr, v.status, v.reason, v.message, now)
+	// The status write carries the trusted state too (never a write of
+	// its own).
+	mirrored := loadState(cr)
+	if v.unsaved != nil {
+		mirrored = *v.unsaved
+	}
+	r.key.mirror(cr, mirrored)
 	if v.certificate != nil {
 		cr.Status.Certificate = v.certificate
 		if len(v.ca) > 0 {
@@ -289,7 +314,7 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 			// Records whose removal failed: the release retries it.
 			return a.release(ctx)
 		}
-		return ctrl.Result{}, finishRequest(ctx, r.Client, cr, v.unsaved)
+		return ctrl.Result{}, finishRequest(ctx, r.Client, r.key, cr, v.unsaved)
 	case thenRelease:
 		observeFailed(cr, a.iss, v.event.reason)
 		log.Info("certificate request failed", "reason", v.event.reason, "message", v.event.text)
@@ -316,6 +341,7 @@ func (a *attempt) deny(ctx context.Context) (ctrl.Result, error) {
 	base := cr.DeepCopy()
 	now := metav1.Now()
 	setReady(cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonDenied, msg, now)
+	a.r.key.mirror(cr, a.state)
 	if cr.Status.FailureTime == nil {
 		cr.Status.FailureTime = &now
 	}

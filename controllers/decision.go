@@ -62,8 +62,8 @@ func stepOf(cr *cmapi.CertificateRequest, now time.Time) (step, time.Duration) {
 type followUp int
 
 const (
-	// thenWait: nothing; look again after verdict.requeue.
-	thenWait followUp = iota
+	// The zero followUp: nothing; look again after verdict.requeue.
+	_ followUp = iota
 	// thenFinish: issued; drop the finalizer (recording unsaved state), or
 	// release validation records left over.
 	thenFinish

@@ -38,21 +38,49 @@ func dvIssuerSpec(url string) v1alpha1.IssuerSpec {
 }
 
 // createNextKeySecret creates a next-private-key Secret as cert-manager's
-// key manager does.
+// key manager does: for a Certificate (named certFor(name)) whose status
+// names it, labelled, and owned by that Certificate.
 func createNextKeySecret(t *testing.T, ns, name string, key *rsa.PrivateKey) {
 	t.Helper()
-	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"cert-manager.io/next-private-key": "true"}},
-		Data:       map[string][]byte{corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})},
+	ctx := context.Background()
+	cert := &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: certFor(name)},
+		Spec: cmapi.CertificateSpec{SecretName: name + "-tls", DNSNames: []string{"www.example.com"},
+			IssuerRef: cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.IssuerKind, Name: "dv"}},
 	}
-	if err := env.Client.Create(context.Background(), sec); err != nil {
+	if err := env.Client.Create(ctx, cert); err != nil {
+		t.Fatalf("creating Certificate %s: %v", cert.Name, err)
+	}
+	cert.Status.NextPrivateKeySecretName = &name
+	if err := env.Client.Status().Update(ctx, cert); err != nil {
+		t.Fatalf("setting the next private key Secret of Certificate %s: %v", cert.Name, err)
+	}
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"cert-manager.io/next-private-key": "true"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cert, cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateKind))}},
+		Data: map[string][]byte{corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})},
+	}
+	if err := env.Client.Create(ctx, sec); err != nil {
 		t.Fatalf("creating Secret %s: %v", name, err)
 	}
 }
 
+// certFor names the Certificate of a next-private-key Secret.
+func certFor(secret string) string { return "cert-" + secret }
+
+// withNextKey names the request's next-private-key Secret and, as
+// cert-manager does, makes the request owned by the Certificate of that
+// Secret (when it exists).
 func withNextKey(secret string) crOption {
 	return func(cr *cmapi.CertificateRequest) {
-		cr.Annotations = map[string]string{cmapi.CertificateRequestPrivateKeyAnnotationKey: secret}
+		if cr.Annotations == nil {
+			cr.Annotations = map[string]string{}
+		}
+		cr.Annotations[cmapi.CertificateRequestPrivateKeyAnnotationKey] = secret
+		cert := &cmapi.Certificate{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: cr.Namespace, Name: certFor(secret)}, cert); err == nil {
+			cr.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(cert, cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateKind))}
+		}
 	}
 }
 
@@ -143,6 +171,7 @@ func TestDVOrderKeyAdoption(t *testing.T) {
 	}
 
 	// Refused before ordering: a key Alibaba Cloud cannot produce.
+	createNextKeySecret(t, ns, "ec-next", keys.rsa2048)
 	ec := createCR(t, ns, "ec", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "ec.example.com"}), withNextKey("ec-next"))
 	approve(t, ec)
 	waitCR(t, ec, cmapi.CertificateRequestReasonFailed, "RSA 2048", 30*time.Second)

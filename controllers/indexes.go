@@ -87,5 +87,8 @@ func setupIndexes(mgr manager.Manager) error {
 	if err := idx.IndexField(ctx, &cmapi.CertificateRequest{}, indexRequestInstance, indexInstance); err != nil {
 		return fmt.Errorf("indexing CertificateRequests by CAS instance: %w", err)
 	}
+	if err := idx.IndexField(ctx, &cmapi.CertificateRequest{}, indexRequestOrder, indexOrder); err != nil {
+		return fmt.Errorf("indexing CertificateRequests by CAS order: %w", err)
+	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) {
 		return ctrl.Result{}, nil
 	}
-	st := loadState(cr)
+	st := a.state
 	// An issued request holds nothing to give back but validation records
 	// whose removal failed at issuance.
 	// A request whose key was adopted handed its order to the request

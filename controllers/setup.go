@@ -5,6 +5,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -55,6 +56,10 @@ type Options struct {
 	CallTimeout     time.Duration
 	// SignTimeout bounds one Sign, Cancel or Check.
 	SignTimeout time.Duration
+	// StateKeyNamespace is where the order state key Secret
+	// (StateKeySecretName) lives; empty: the controller's own namespace (its
+	// pod's, or its ServiceAccount's), else ClusterResourceNamespace.
+	StateKeyNamespace string
 	// CancelGiveUp is how long a denied, failed or deleted request keeps
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
@@ -118,6 +123,21 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := setupIndexes(mgr); err != nil {
 		return err
 	}
+	// The order state key is loaded before any controller starts: without
+	// it no state could be trusted.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := opts.StateKeyNamespace
+	if ns == "" {
+		ns = ownNamespace(ctx, mgr.GetClient())
+	}
+	if ns == "" {
+		ns = opts.ClusterResourceNamespace
+	}
+	key, err := loadStateKey(ctx, mgr.GetAPIReader(), mgr.GetClient(), ns)
+	if err != nil {
+		return err
+	}
 	signers := newSignerSource(mgr.GetClient(), mgr.GetAPIReader(), opts)
 	recorder := mgr.GetEventRecorder(eventSource)
 
@@ -137,6 +157,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  recorder,
+		key:       key,
 		signers:   signers,
 		opts:      opts,
 	}

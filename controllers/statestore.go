@@ -99,6 +99,8 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 		}
 	}
 	set(v1alpha1.AnnotationOrderState, rest)
+	// A MAC, if any, is for the state written before (see storeTrusted).
+	delete(a, v1alpha1.AnnotationStateMAC)
 	if len(a) == 0 {
 		a = nil
 	}
@@ -112,6 +114,7 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 type requestStore struct {
 	client client.Client
 	reader client.Reader // uncached, for re-reads after a conflict
+	key    stateKey
 	cr     *cmapi.CertificateRequest
 }
 
@@ -139,7 +142,7 @@ func (s *requestStore) Save(ctx context.Context, st signer.OrderState) error {
 
 func (s *requestStore) save(ctx context.Context, st signer.OrderState) error {
 	before := s.cr.DeepCopy()
-	storeState(s.cr, st)
+	s.key.storeTrusted(s.cr, st)
 	var patch client.Patch = client.MergeFrom(before)
 	if !stateEmpty(st) && !controllerutil.ContainsFinalizer(s.cr, v1alpha1.FinalizerCancelOrder) {
 		controllerutil.AddFinalizer(s.cr, v1alpha1.FinalizerCancelOrder)
@@ -154,18 +157,18 @@ func (s *requestStore) save(ctx context.Context, st signer.OrderState) error {
 
 // removeFinalizer drops the cancel-order finalizer by patch.
 func removeFinalizer(ctx context.Context, c client.Client, cr *cmapi.CertificateRequest) error {
-	return finishRequest(ctx, c, cr, nil)
+	return finishRequest(ctx, c, nil, cr, nil)
 }
 
 // finishRequest removes the finalizer of an issued request and, in the same
 // patch, records order state the signer had not saved yet (st, may be nil).
-func finishRequest(ctx context.Context, c client.Client, cr *cmapi.CertificateRequest, st *signer.OrderState) error {
+func finishRequest(ctx context.Context, c client.Client, key stateKey, cr *cmapi.CertificateRequest, st *signer.OrderState) error {
 	if !controllerutil.ContainsFinalizer(cr, v1alpha1.FinalizerCancelOrder) && st == nil {
 		return nil
 	}
 	before := cr.DeepCopy()
 	if st != nil {
-		storeState(cr, *st)
+		key.storeTrusted(cr, *st)
 	}
 	controllerutil.RemoveFinalizer(cr, v1alpha1.FinalizerCancelOrder)
 	if err := c.Patch(ctx, cr, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {

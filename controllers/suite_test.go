@@ -97,6 +97,7 @@ func (l *logCapture) all() string {
 func testOptions() controllers.Options {
 	return controllers.Options{
 		ClusterResourceNamespace: clusterNS,
+		StateKeyNamespace:        "default",
 		MaxConcurrentReconciles:  4,
 		HealthCheckInterval:      10 * time.Minute, // re-checks in tests come from watches
 		MinRetryDelay:            200 * time.Millisecond,

@@ -1,13 +1,17 @@
 package controllers
 
 import (
+	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -150,5 +154,94 @@ func TestTruncate(t *testing.T) {
 	got := truncate(s, 5)
 	if !strings.HasSuffix(got, "…") || strings.ContainsRune(strings.TrimSuffix(got, "…"), '\uFFFD') || len(got) > 5+len("…") {
 		t.Fatalf("truncate cut badly: %q", got)
+	}
+}
+
+func TestStateTrust(t *testing.T) {
+	k := stateKey(bytes.Repeat([]byte{7}, stateKeyBytes))
+	creating := time.Date(2026, 3, 1, 10, 20, 30, 123456789, time.UTC)
+	mine := &cmapi.CertificateRequest{}
+	mine.UID, mine.Namespace, mine.Name = "uid-a", "team-a", "web"
+	st := signer.OrderState{OrderID: "42", Creating: &creating, ValidationRecords: []string{"alidns:id=1"}}
+	k.storeTrusted(mine, st)
+	if got, trust := k.load(mine); trust != stateTrusted || got.OrderID != "42" || len(got.ValidationRecords) != 1 {
+		t.Fatalf("own state: %+v, trust %d", got, trust)
+	}
+
+	// Copied onto another request: another UID.
+	other := &cmapi.CertificateRequest{}
+	other.UID, other.Namespace, other.Name = "uid-b", "team-b", "web"
+	other.SetAnnotations(mine.GetAnnotations())
+	if got, trust := k.load(other); trust != stateUntrusted || !stateEmpty(got) {
+		t.Errorf("copied state trusted: %+v, %d", got, trust)
+	}
+	// Same name and namespace, new UID (deleted and re-created).
+	again := mine.DeepCopy()
+	again.UID = "uid-a2"
+	if _, trust := k.load(again); trust != stateUntrusted {
+		t.Errorf("state of a re-created request trusted")
+	}
+	// Edited after the controller wrote it.
+	edited := mine.DeepCopy()
+	edited.Annotations[v1alpha1.AnnotationOrderID] = "43"
+	if _, trust := k.load(edited); trust != stateUntrusted {
+		t.Errorf("edited state trusted")
+	}
+	// Written with another key (by the requester).
+	forged := mine.DeepCopy()
+	stateKey(bytes.Repeat([]byte{8}, stateKeyBytes)).storeTrusted(forged, signer.OrderState{OrderID: "43"})
+	if _, trust := k.load(forged); trust != stateUntrusted {
+		t.Errorf("state with another key's MAC trusted")
+	}
+	// No state at all.
+	if _, trust := k.load(&cmapi.CertificateRequest{}); trust != stateAbsent {
+		t.Errorf("a request without state is not absent")
+	}
+	// Emptied by the controller: trusted and empty, not absent.
+	emptied := mine.DeepCopy()
+	k.storeTrusted(emptied, signer.OrderState{})
+	if got, trust := k.load(emptied); trust != stateTrusted || !stateEmpty(got) {
+		t.Errorf("emptied state: %+v, %d", got, trust)
+	}
+
+	// The status mirror: recovered when the annotations are erased or
+	// forged, never for another request.
+	k.mirror(mine, st)
+	erased := mine.DeepCopy()
+	erased.Annotations = nil
+	if got, repair, untrusted := k.trusted(erased); got.OrderID != "42" || !repair || untrusted {
+		t.Errorf("erased: %+v repair=%v untrusted=%v", got, repair, untrusted)
+	}
+	edited.Status = mine.Status
+	if got, repair, untrusted := k.trusted(edited); got.OrderID != "42" || !repair || !untrusted {
+		t.Errorf("edited: %+v repair=%v untrusted=%v", got, repair, untrusted)
+	}
+	other.Status = mine.Status
+	if got, _, untrusted := k.trusted(other); !stateEmpty(got) || !untrusted {
+		t.Errorf("another request's mirror trusted: %+v", got)
+	}
+}
+
+func TestServiceAccountNamespace(t *testing.T) {
+	if ns, err := serviceAccountNamespace("system:serviceaccount:pki:cas"); err != nil || ns != "pki" {
+		t.Errorf("got %q, %v", ns, err)
+	}
+	for _, u := range []string{"admin", "system:serviceaccount::cas", "system:node:n1", "system:serviceaccount:pki"} {
+		if _, err := serviceAccountNamespace(u); err == nil {
+			t.Errorf("%q taken for a service account", u)
+		}
+	}
+}
+
+func TestRequeueOnWriteRace(t *testing.T) {
+	gr := schema.GroupResource{Group: "aliyun-cas-issuer.io", Resource: "aliyuncasissuers"}
+	if res, err := requeueOnWriteRace(apierrors.NewNotFound(gr, "gone")); err != nil || res.RequeueAfter != 0 {
+		t.Errorf("an object deleted meanwhile is an error: %v %v", res, err)
+	}
+	if res, err := requeueOnWriteRace(apierrors.NewConflict(gr, "x", errors.New("changed"))); err != nil || res.RequeueAfter == 0 {
+		t.Errorf("a conflict is not a quiet requeue: %v %v", res, err)
+	}
+	if _, err := requeueOnWriteRace(errors.New("boom")); err == nil {
+		t.Error("other errors are swallowed")
 	}
 }

@@ -316,6 +316,12 @@ func TestRBACInAPIServer(t *testing.T) {
 		no("update", "", "secrets", "", certManager, "creds"),
 		no("patch", "", "secrets", "", sarTeamNS, "creds"),
 		no("create", "", "secrets", "", certManager, ""),
+		// The order state key: created and read in its own namespace only.
+		ok("create", "", "secrets", "", sarNS, ""),
+		ok("get", "", "secrets", "", sarNS, controllers.StateKeySecretName),
+		no("get", "", "secrets", "", sarNS, "someone-elses"),
+		no("list", "", "secrets", "", sarNS, ""),
+		no("update", "", "secrets", "", sarNS, controllers.StateKeySecretName),
 		// Leader election: its own Lease, in its own namespace.
 		ok("create", "coordination.k8s.io", "leases", "", sarNS, ""),
 		ok("get", "coordination.k8s.io", "leases", "", sarNS, leaseName),
@@ -459,7 +465,9 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 	})
 
 	const keyID, keySecret = "LTAIdeploytest", "deploy-test-secret"
-	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret}, V2: aliyunsim.V2Config{Instances: 2}})
+	// Instances for the default order API (Instance).
+	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret},
+		V2: aliyunsim.V2Config{Instances: 2, RecordsDelay: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testenv"
 )
 
@@ -62,6 +63,15 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 	return sortedUnique(l...)
 }
 
+// stateKeyGrants let the controller create Secrets in its own namespace and
+// read the order state key there, and nothing more.
+func stateKeyGrants(sa, ns string) []string {
+	return sortedUnique(
+		perms(sa, ns, "", "secrets", []string{"create"}),
+		perms(sa, ns, "", "secrets", []string{"get"}, controllers.StateKeySecretName),
+	)
+}
+
 // approverGrants lets cert-manager's approver approve requests for these
 // issuers, and nothing else.
 func approverGrants(sa string) []string {
@@ -73,7 +83,7 @@ func approverGrants(sa string) []string {
 // base grant. Adding a permission to the manifests fails the tests until it
 // is added here, on purpose.
 func defaultAllowList() []string {
-	return sortedUnique(controllerGrants(controllerSA, installNS, certManager), approverGrants(certManagerSA))
+	return sortedUnique(controllerGrants(controllerSA, installNS, certManager), stateKeyGrants(controllerSA, installNS), approverGrants(certManagerSA))
 }
 
 // optInValues turn on every opt-in permission of the chart.
@@ -96,6 +106,7 @@ func optInAllowList() []string {
 		perms(controllerSA, "team-b", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "*", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "team-c", "", "secrets", []string{"get", "update", "patch"}),
+		perms(controllerSA, "team-c", "cert-manager.io", "certificates", []string{"get"}),
 	)
 }
 
@@ -210,8 +221,10 @@ func TestChartDefaults(t *testing.T) {
 		"Deployment/aliyun-cas-issuer-system/aliyun-cas-issuer",
 		"PodDisruptionBudget/aliyun-cas-issuer-system/aliyun-cas-issuer",
 		"Role/aliyun-cas-issuer-system/aliyun-cas-issuer-leader-election",
+		"Role/aliyun-cas-issuer-system/aliyun-cas-issuer-state-key",
 		"Role/cert-manager/aliyun-cas-issuer-secrets-reader",
 		"RoleBinding/aliyun-cas-issuer-system/aliyun-cas-issuer-leader-election",
+		"RoleBinding/aliyun-cas-issuer-system/aliyun-cas-issuer-state-key",
 		"RoleBinding/cert-manager/aliyun-cas-issuer-secrets-reader",
 		"Service/aliyun-cas-issuer-system/aliyun-cas-issuer-metrics",
 		"ServiceAccount/aliyun-cas-issuer-system/aliyun-cas-issuer",
@@ -398,7 +411,9 @@ func TestChartNonDefaults(t *testing.T) {
 	sa1 := "system:serviceaccount:" + fullNS + ":cas"
 	want := sortedUnique(
 		controllerGrants(sa1, "issuer-leases", "platform-secrets", "team-a", "team-b"),
+		stateKeyGrants(sa1, fullNS),
 		perms(sa1, "team-a", "", "secrets", []string{"get", "update", "patch"}),
+		perms(sa1, "team-a", "cert-manager.io", "certificates", []string{"get"}),
 		approverGrants("system:serviceaccount:security:cm"),
 	)
 	checkGrants(t, "non-default chart", objs.grants(t), want)
@@ -416,6 +431,7 @@ func TestChartVariants(t *testing.T) {
 		}
 		want := sortedUnique(controllerGrants(controllerSA, installNS, certManager), approverGrants(certManagerSA))
 		want = slices.DeleteFunc(want, func(s string) bool { return strings.Contains(s, " "+installNS+" ") })
+		want = sortedUnique(want, stateKeyGrants(controllerSA, installNS))
 		checkGrants(t, "no leader election", objs.grants(t), want)
 	})
 	t.Run("metrics off", func(t *testing.T) {

@@ -29,7 +29,7 @@ type Config struct {
 	// are used as given; tests use http://127.0.0.1:PORT).
 	Endpoint    string
 	Credentials Credentials
-	// OrderAPI is OrderAPIInstance, OrderAPICSR or OrderAPIDVOrder.
+	// OrderAPI is OrderAPIInstance (the default), OrderAPICSR or OrderAPIDVOrder.
 	OrderAPI    string
 	ProductCode string
 	Contact     Contact

@@ -68,7 +68,7 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 	if st.OrderID == "" && st.Creating != nil {
 		// A create may have happened without us seeing its answer: look
 		// for it before ever ordering again.
-		id, err := s.recoverOrder(ctx, csr, *st.Creating)
+		id, err := s.recoverOrder(ctx, req, csr, *st.Creating)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -153,9 +153,10 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 
 // recoverOrder looks for an order a lost create may have placed: for the
 // same names (see orderMatches), placed at or after the intent (minus clock
-// skew; BuyDate is when CAS took the order). It returns 0
-// when there is none and it is safe to order again.
-func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating time.Time) (int64, error) {
+// skew; BuyDate is when CAS took the order). It returns 0 when there is none
+// and it is safe to order again. Orders another request holds
+// (Request.OrderTaken) are never taken over.
+func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
 	var best *aliyun.CertificateOrder
@@ -171,6 +172,15 @@ func (s *csrSigner) recoverOrder(ctx context.Context, csr *CheckedCSR, creating 
 			created := o.Created()
 			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
 				continue
+			}
+			if req.OrderTaken != nil {
+				taken, err := req.OrderTaken(ctx, strconv.FormatInt(int64(o.OrderID), 10))
+				if err != nil {
+					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS orders other requests hold: %w", err))
+				}
+				if taken {
+					continue
+				}
 			}
 			if best == nil || created.Before(best.Created()) {
 				best = &o

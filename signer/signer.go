@@ -42,6 +42,10 @@ type Request struct {
 	// Name when it was not made for a Certificate. Renewals of one
 	// Certificate reuse its instance; no other Certificate gets it.
 	Owner string
+	// OrderTaken, when set, reports whether another request holds a CAS
+	// order, so that recovering a create whose answer was lost never takes
+	// over another request's order for the same names.
+	OrderTaken func(ctx context.Context, orderID string) (bool, error)
 	// State is the order state persisted so far (empty on the first call).
 	State OrderState
 }

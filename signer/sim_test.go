@@ -51,8 +51,8 @@ func startSim(t *testing.T, cfg aliyunsim.Config) (*aliyunsim.Simulator, string)
 func simConfig(url string) signer.Config {
 	return signer.Config{
 		Endpoint:     url,
-		OrderAPI:     signer.OrderAPICSR,
 		Credentials:  signer.Credentials{AccessKeyID: simKeyID, AccessKeySecret: simSecret},
+		OrderAPI:     signer.OrderAPICSR, // the package flow; the default is Instance
 		ProductCode:  "digicert-free-1-free",
 		Contact:      signer.Contact{Username: "Ops Team", Email: "ops@example.com", Phone: "13800000000"},
 		PollInterval: 50 * time.Millisecond,

@@ -22,6 +22,15 @@ const (
 	// exactly one annotation.
 	AnnotationOrderState = AnnotationPrefix + "order-state"
 
+	// AnnotationStateMAC authenticates the order state annotations above:
+	// a MAC the controller computes with a key of its own over the
+	// request's UID, name and state. State without a valid MAC for the very
+	// request carrying it is ignored.
+	AnnotationStateMAC = AnnotationPrefix + "state-mac"
+	// AnnotationAdoptedKeyMAC authenticates, on a next-private-key Secret,
+	// the instance-id annotation recorded next to an adopted key.
+	AnnotationAdoptedKeyMAC = AnnotationPrefix + "adopted-key-mac"
+
 	// FinalizerCancelOrder keeps a CertificateRequest with a pending remote
 	// order until the order is cancelled (so its quota comes back) or done.
 	FinalizerCancelOrder = AnnotationPrefix + "cancel-order"

@@ -1,0 +1,226 @@
+package controllers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
+)
+
+// Whoever may create or update a CertificateRequest may write its
+// annotations, so the order state there is trusted only with a MAC the
+// controller computed: HMAC-SHA256, with the order state key, over the
+// request's UID, kind, namespace/name and the canonical state. State copied
+// from another request (another UID), written at creation by the requester
+// (no key) or edited afterwards (MAC mismatch) is "no state".
+//
+// The controller also mirrors the state, with its MAC, into a condition of
+// the request's status, in the status writes it makes anyway: the status
+// subresource is not the requester's to write, so a request whose
+// annotations were erased or forged recovers its state from there instead
+// of ordering again.
+
+// stateKey authenticates order state.
+type stateKey []byte
+
+// Where a MAC'd state lives; part of the MAC, so that one cannot stand for
+// the other.
+const (
+	placeAnnotations = "annotations"
+	placeStatus      = "status"
+	placeAdoptedKey  = "adopted-key"
+)
+
+// conditionOrderState is the status condition mirroring the order state.
+const conditionOrderState cmapi.CertificateRequestConditionType = v1alpha1.AnnotationPrefix + "OrderState"
+
+// reasonUntrustedOrderState: the request carries order state the
+// controller did not write for it; the state is ignored.
+const reasonUntrustedOrderState = "UntrustedOrderState"
+
+// macInput is what a MAC covers, in a fixed field order.
+type macInput struct {
+	Version           int      `json:"v"`
+	Place             string   `json:"place"`
+	UID               string   `json:"uid"`
+	Kind              string   `json:"kind"`
+	Object            string   `json:"object"`
+	OrderID           string   `json:"orderID"`
+	InstanceID        string   `json:"instanceID"`
+	Creating          string   `json:"creating"`
+	OrderedAt         string   `json:"orderedAt"`
+	ValidationRecords []string `json:"validationRecords"`
+	// The subscription-instance flow's fields; absent when empty, so that other states'
+	// MACs are what they were.
+	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
+	CSRDigest             string `json:"csrDigest,omitempty"`
+	Submitted             bool   `json:"submitted,omitempty"`
+}
+
+func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) string {
+	in := macInput{Version: 1, Place: place, UID: uid, Kind: kind, Object: object,
+		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords,
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+	if st.Creating != nil {
+		// As stored: second precision, rounded down.
+		in.Creating = st.Creating.UTC().Format(time.RFC3339)
+	}
+	if st.OrderedAt != nil {
+		in.OrderedAt = st.OrderedAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(in)
+	m := hmac.New(sha256.New, k)
+	m.Write(b)
+	return "v1:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// requestMAC is the MAC of a request's state in place.
+func (k stateKey) requestMAC(place string, cr *cmapi.CertificateRequest, st signer.OrderState) string {
+	return k.sum(place, string(cr.UID), "CertificateRequest", cr.Namespace+"/"+cr.Name, st)
+}
+
+func (k stateKey) valid(mac, want string) bool {
+	return mac != "" && hmac.Equal([]byte(mac), []byte(want))
+}
+
+// stateTrust says what a request's annotations hold.
+type stateTrust int
+
+const (
+	// stateAbsent: no order state annotations at all.
+	stateAbsent stateTrust = iota
+	// stateTrusted: state with a valid MAC for this very request.
+	stateTrusted
+	// stateUntrusted: state without a valid MAC for this request.
+	stateUntrusted
+)
+
+// hasStateAnnotations reports whether a request carries any annotation of
+// the order state.
+func hasStateAnnotations(cr *cmapi.CertificateRequest) bool {
+	a := cr.GetAnnotations()
+	for _, k := range []string{v1alpha1.AnnotationOrderID, v1alpha1.AnnotationInstanceID, v1alpha1.AnnotationCreating,
+		v1alpha1.AnnotationOrderState, v1alpha1.AnnotationStateMAC} {
+		if _, ok := a[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// load reads the order state a request's annotations hold, and whether the
+// controller can tell it wrote it for this request. Untrusted state is
+// returned empty.
+func (k stateKey) load(cr *cmapi.CertificateRequest) (signer.OrderState, stateTrust) {
+	if !hasStateAnnotations(cr) {
+		return signer.OrderState{}, stateAbsent
+	}
+	st := loadState(cr)
+	if !k.valid(cr.GetAnnotations()[v1alpha1.AnnotationStateMAC], k.requestMAC(placeAnnotations, cr, st)) {
+		return signer.OrderState{}, stateUntrusted
+	}
+	return st, stateTrusted
+}
+
+// trusted is the order state the controller may act on: the annotations'
+// when trusted, else the status mirror's (when valid), else none. repair
+// says the annotations must be rewritten; untrusted says they held state
+// the controller did not write.
+func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, repair, untrusted bool) {
+	st, trust := k.load(cr)
+	if trust == stateTrusted {
+		return st, false, false
+	}
+	m, ok := k.mirrored(cr)
+	if ok {
+		st = m
+	}
+	return st, trust == stateUntrusted || !stateEmpty(st), trust == stateUntrusted
+}
+
+// mirrorState is the JSON of the status condition: the state and its MAC.
+type mirrorState struct {
+	signer.OrderState
+	MAC string `json:"mac"`
+}
+
+// secondsOnly rounds the creating mark down to the second, as stored.
+func secondsOnly(st signer.OrderState) signer.OrderState {
+	if st.Creating != nil {
+		t := st.Creating.UTC().Truncate(time.Second)
+		st.Creating = &t
+	}
+	return st
+}
+
+// mirrored is the state of the status condition, when its MAC is valid
+// for this request.
+func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, bool) {
+	c := requestCondition(cr, conditionOrderState)
+	if c == nil {
+		return signer.OrderState{}, false
+	}
+	var m mirrorState
+	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
+		return signer.OrderState{}, false
+	}
+	st := secondsOnly(m.OrderState)
+	if !k.valid(m.MAC, k.requestMAC(placeStatus, cr, st)) {
+		return signer.OrderState{}, false
+	}
+	return st, true
+}
+
+// mirror sets the status condition to st (in memory), for a status write
+// made anyway. It reports whether the condition changed.
+func (k stateKey) mirror(cr *cmapi.CertificateRequest, st signer.OrderState) bool {
+	st = secondsOnly(st)
+	m := mirrorState{OrderState: st, MAC: k.requestMAC(placeStatus, cr, st)}
+	b, _ := json.Marshal(m)
+	msg := string(b)
+	if c := requestCondition(cr, conditionOrderState); c != nil {
+		if c.Message == msg {
+			return false
+		}
+		c.Message = msg
+		return true
+	}
+	if stateEmpty(st) {
+		return false
+	}
+	now := metav1.Now()
+	cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
+		Type: conditionOrderState, Status: cmmeta.ConditionTrue, Reason: "Recorded", Message: msg, LastTransitionTime: &now,
+	})
+	return true
+}
+
+// storeTrusted writes st and its MAC into the request's annotations (in
+// memory). Empty state keeps its MAC too: the controller emptied it, so
+// annotations that are gone altogether mean someone else removed them.
+func (k stateKey) storeTrusted(cr *cmapi.CertificateRequest, st signer.OrderState) {
+	storeState(cr, st)
+	a := cr.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	// The MAC covers the state as stored (the creating mark rounded down).
+	a[v1alpha1.AnnotationStateMAC] = k.requestMAC(placeAnnotations, cr, loadState(cr))
+	cr.SetAnnotations(a)
+}
+
+// adoptedKeyMAC authenticates the instance recorded next to an adopted key
+// in a next-private-key Secret (by UID, name, instance and key digest).
+func (k stateKey) adoptedKeyMAC(secretUID, namespace, name, instanceID string, keyPEM []byte) string {
+	d := sha256.Sum256(keyPEM)
+	return k.sum(placeAdoptedKey, secretUID, "Secret", namespace+"/"+name, signer.OrderState{
+		InstanceID: instanceID, ValidationRecords: []string{base64.RawURLEncoding.EncodeToString(d[:])}})
+}
