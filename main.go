@@ -74,6 +74,8 @@ func run() error {
 		"let namespaced AliyunCASIssuers use the controller's own (ambient) credentials; cluster issuers always may")
 	flag.BoolVar(&opts.AllowInsecureEndpoints, "allow-insecure-endpoints", false,
 		"accept plain http endpoints, private and loopback addresses for namespaced issuers, and auth.stsEndpoint with ambient credentials on namespaced issuers (test set-ups only)")
+	flag.DurationVar(&opts.OrderSettleTime, "order-settle-time", signer.DefaultSettleTime,
+		"how long after an order whose answer was lost the issuer waits for it to show in CAS's listings before it may order again")
 	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
 		fmt.Sprintf("calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, %v)", signer.DefaultRateLimit))
 	flag.IntVar(&opts.Burst, "aliyun-burst", 0, fmt.Sprintf("burst of calls one issuer may make to Alibaba Cloud (0: the default, %v)", signer.DefaultBurst))

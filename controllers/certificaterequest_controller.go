@@ -303,6 +303,9 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 			r.event(cr, a.iss, v.event.typ, v.event.reason, v.event.action, v.event.text)
 		}
 	}
+	for _, w := range v.warnings {
+		r.event(cr, a.iss, "Warning", signer.ReasonSubjectNotCarried, actionSign, scrub(w, a.secrets()))
+	}
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}

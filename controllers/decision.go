@@ -85,6 +85,9 @@ type verdict struct {
 	failed bool
 	// event, when set, is emitted if the condition changed.
 	event *note
+	// warnings are emitted as Warning Events whatever changed (the signer
+	// reports each once).
+	warnings []string
 	// requeue is when to look again (thenWait).
 	requeue time.Duration
 	then    followUp
@@ -127,6 +130,12 @@ type signResult struct {
 
 // decide turns a Sign's outcome or error into a verdict.
 func decide(in signResult) verdict {
+	v := decideOutcome(in)
+	v.warnings = in.outcome.Warnings
+	return v
+}
+
+func decideOutcome(in signResult) verdict {
 	if in.err != nil {
 		return decideError(in)
 	}

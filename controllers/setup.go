@@ -54,6 +54,10 @@ type Options struct {
 	RateLimit       float64
 	Burst           int
 	CallTimeout     time.Duration
+	// OrderSettleTime is how long after a create whose answer was lost the
+	// issuer waits for the order to show in CAS's listings before it may
+	// order again; zero takes the signer's default.
+	OrderSettleTime time.Duration
 	// SignTimeout bounds one Sign, Cancel or Check.
 	SignTimeout time.Duration
 	// StateKeyNamespace is where the order state key Secret

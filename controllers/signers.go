@@ -135,6 +135,7 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		RateLimit:        s.opts.RateLimit,
 		Burst:            s.opts.Burst,
 		Timeout:          s.opts.CallTimeout,
+		SettleTime:       s.opts.OrderSettleTime,
 		OnCall:           observeCall,
 		OnOrderCreated:   observeOrderCreated,
 		Endpoints: signer.EndpointPolicy{

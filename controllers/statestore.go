@@ -32,6 +32,7 @@ type stateRest struct {
 	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
 	CSRDigest             string `json:"csrDigest,omitempty"`
 	Submitted             bool   `json:"submitted,omitempty"`
+	EmptyListings         int    `json:"emptyListings,omitempty"`
 }
 
 // loadState reads the order state from a request's annotations. Unparsable
@@ -52,6 +53,7 @@ func loadState(cr *cmapi.CertificateRequest) signer.OrderState {
 		PreviousCertificateID: rest.PreviousCertificateID,
 		CSRDigest:             rest.CSRDigest,
 		Submitted:             rest.Submitted,
+		EmptyListings:         rest.EmptyListings,
 	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
@@ -92,7 +94,7 @@ func storeState(cr *cmapi.CertificateRequest, st signer.OrderState) {
 	set(v1alpha1.AnnotationCreating, creating)
 	rest := ""
 	r := stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords,
-		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted, EmptyListings: st.EmptyListings}
 	if !reflect.ValueOf(r).IsZero() {
 		if b, err := json.Marshal(r); err == nil {
 			rest = string(b)

@@ -108,6 +108,7 @@ func testOptions() controllers.Options {
 		CallTimeout:              5 * time.Second,
 		SignTimeout:              30 * time.Second,
 		CancelGiveUp:             20 * time.Second,
+		OrderSettleTime:          5 * time.Second, // the simulator lists an order at once
 		// The simulator serves plain http on loopback.
 		AllowInsecureEndpoints: true,
 	}

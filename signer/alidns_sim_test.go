@@ -19,13 +19,14 @@ import (
 func alidnsSim(t *testing.T, zones ...string) (*aliyunsim.Simulator, signer.Config) {
 	t.Helper()
 	sim, url := startSim(t, aliyunsim.Config{
-		Packages:     map[string]aliyunsim.Package{"digicert-free-1-free": {Quota: 20, MaxNames: 5}},
+		Packages:     map[string]aliyunsim.Package{"globalsign-dv-w-advanced": {Quota: 20, MaxNames: 5}},
 		Validation:   aliyunsim.ValidationDNS,
 		Zones:        zones,
 		ForeignZones: []string{"foreign.org"},
 		DNSListen:    "127.0.0.1:0",
 	})
 	cfg := simConfig(url)
+	cfg.ProductCode = "globalsign-dv-w-advanced" // several names per certificate
 	cfg.DNS = signer.DNSConfig{Provider: signer.DNSProviderAlidns, Endpoint: url, Nameservers: []string{sim.DNSAddr()}}
 	return sim, cfg
 }

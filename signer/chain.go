@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Chain is a certificate chain put in order: the leaf, the intermediates up
@@ -37,6 +38,9 @@ func ParseChain(data []byte) (*Chain, error) {
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("certificate %d of the chain: %w", len(certs)+1, err)
+		}
+		if slices.ContainsFunc(certs, c.Equal) {
+			continue // a certificate sent twice counts once
 		}
 		certs = append(certs, c)
 		rest = bytes.TrimSpace(rest)

@@ -44,6 +44,11 @@ type Config struct {
 	Burst     int
 	// Timeout bounds one remote call.
 	Timeout time.Duration
+	// SettleTime is how long after a create whose answer was lost the
+	// order may take to show in CAS's listings: no second order is placed
+	// before it has passed (and at least MinEmptyListings listings found
+	// nothing).
+	SettleTime time.Duration
 	// DVOrder configures the 2018-07-13 flow.
 	DVOrder DVOrderConfig
 	// Instance configures the V2.0 subscription-instance flow.
@@ -116,9 +121,16 @@ const (
 	DefaultRateLimit        = aliyun.DefaultRateLimit
 	DefaultBurst            = aliyun.DefaultBurst
 	DefaultTimeout          = aliyun.DefaultTimeout
-	DefaultDNSProvider      = DNSProviderManual
-	DefaultDNSEndpoint      = aliyun.DefaultDNSEndpoint
-	DefaultDNSTTL           = 600
+	// DefaultSettleTime: CAS does not publish how fast a new order shows
+	// in ListUserCertificateOrder; several minutes is the safe side, as a
+	// second order costs quota.
+	DefaultSettleTime = 5 * time.Minute
+	// MinEmptyListings is how many recovery listings must find nothing
+	// before a lost create is ordered again.
+	MinEmptyListings   = 2
+	DefaultDNSProvider = DNSProviderManual
+	DefaultDNSEndpoint = aliyun.DefaultDNSEndpoint
+	DefaultDNSTTL      = 600
 	// DefaultPropagationTimeout bounds the wait for a DNS record to be
 	// visible at the name servers.
 	DefaultPropagationTimeout = 10 * time.Minute
@@ -157,6 +169,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleTime <= 0 {
+		c.SettleTime = DefaultSettleTime
 	}
 	if c.DNS.Provider == "" {
 		c.DNS.Provider = DefaultDNSProvider

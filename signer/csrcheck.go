@@ -90,6 +90,11 @@ func CheckCSR(csrPEM []byte) (*CheckedCSR, error) {
 		}
 		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has URI SANs %v", uris)
 	}
+	if kinds, err := unsupportedGeneralNames(csr); err != nil {
+		return nil, Permanent(ReasonBadCSR, "%v", err)
+	} else if len(kinds) > 0 {
+		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has %v SANs, which the certificate would silently lack", kinds)
+	}
 	if len(csr.EmailAddresses) > 0 {
 		return nil, Permanent(ReasonUnsupportedSAN, "CAS issues DNS names only; the CSR has e-mail SANs %v", csr.EmailAddresses)
 	}
@@ -146,7 +151,20 @@ func CheckRequest(req Request, productCode string) (*CheckedCSR, error) {
 	if c.HasWildcard() && !productAllowsWildcard(productCode) {
 		return nil, Permanent(ReasonWildcardNotAllowed, "product %s does not issue wildcard names (%s); use a wildcard product such as geotrust-dv-w-starter", productCode, strings.Join(c.Names, ", "))
 	}
+	if len(c.Names) > 1 && singleNameProduct(productCode) {
+		return nil, Permanent(ReasonTooManyNames, "product %s covers one name, the CSR has %d (%s): use one Certificate per name, or a product for several names", productCode, len(c.Names), strings.Join(c.Names, ", "))
+	}
 	return c, nil
+}
+
+// ReasonTooManyNames: a multi-name CSR for a single-name product; refused
+// before ordering, as CAS would drop or refuse the extra names.
+const ReasonTooManyNames = "TooManyNames"
+
+// singleNameProduct: the catalogue names single-domain products "-1-"
+// (digicert-free-1-free, geotrust-dv-1-starter, ...).
+func singleNameProduct(code string) bool {
+	return strings.Contains(strings.ToLower(code), "-1-")
 }
 
 // productAllowsWildcard: the free products cover one plain name.

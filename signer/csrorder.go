@@ -16,6 +16,8 @@ const (
 	ReasonCAReview       = "CAReview"
 	ReasonVerifyFailed   = "VerifyFailed"
 	ReasonOrderCancelled = "OrderCancelled"
+	// ReasonOrderNotVisible: a fresh order is not found yet.
+	ReasonOrderNotVisible = "OrderNotVisible"
 	// ReasonPendingApplication: a fresh order answers "payed" (pending
 	// application) for a while.
 	ReasonPendingApplication = "PendingApplication"
@@ -55,7 +57,7 @@ type csrSigner struct {
 }
 
 func newCSRSigner(base flow) *csrSigner {
-	return &csrSigner{flow: base, settle: base.cfg.Timeout}
+	return &csrSigner{flow: base, settle: base.cfg.SettleTime}
 }
 
 // Sign advances the request's order by one step.
@@ -72,10 +74,23 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
+		if id == 0 {
+			// Nothing listed: ordering again is safe only after the settle
+			// time and more than one empty listing, counted durably.
+			st.EmptyListings++
+			if err := store.Save(ctx, st); err != nil {
+				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording an empty look-up of a lost CAS order: %w", err))
+			}
+			wait := st.Creating.Add(s.settle).Sub(s.now())
+			if wait > 0 || st.EmptyListings < MinEmptyListings {
+				return Outcome{}, Transient(ReasonOrderLookup, max(wait, s.cfg.PollInterval),
+					fmt.Errorf("no CAS order for %s found yet (%d empty listings) after an order whose answer was lost; looking again before ordering", csr.MainDomain, st.EmptyListings))
+			}
+		}
 		if id != 0 {
 			orderedAt := *st.Creating
 			st.OrderID = strconv.FormatInt(id, 10)
-			st.Creating = nil
+			st.Creating, st.EmptyListings = nil, 0
 			st.OrderedAt = &orderedAt
 			if err := store.Save(ctx, st); err != nil {
 				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
@@ -97,6 +112,11 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err := s.saveOrderID(ctx, st, store); err != nil {
 			return Outcome{}, err
 		}
+		out, err := s.poll(ctx, req, csr, st, store)
+		if w := subjectWarning(csr); w != "" {
+			out.Warnings = append(out.Warnings, w)
+		}
+		return out, err
 	}
 	return s.poll(ctx, req, csr, st, store)
 }
@@ -115,6 +135,7 @@ func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateS
 func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, store StateStore) (OrderState, error) {
 	now := s.now().UTC()
 	st.Creating = &now
+	st.EmptyListings = 0
 	if err := store.Save(ctx, st); err != nil {
 		return st, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the intent to order before ordering: %w", err))
 	}
@@ -153,9 +174,9 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 
 // recoverOrder looks for an order a lost create may have placed: for the
 // same names (see orderMatches), placed at or after the intent (minus clock
-// skew; BuyDate is when CAS took the order). It returns 0 when there is none
-// and it is safe to order again. Orders another request holds
-// (Request.OrderTaken) are never taken over.
+// skew; BuyDate is when CAS took the order). It returns 0 when none is
+// listed; Sign decides when that makes ordering again safe. Orders another
+// request holds (Request.OrderTaken) are never taken over.
 func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedCSR, creating time.Time) (int64, error) {
 	since := creating.Add(-clockSkew)
 	want := nameSet(csr.Names)
@@ -173,18 +194,20 @@ func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedC
 			if o.OrderID == 0 || created.IsZero() || created.Before(since) || !orderMatches(o, csr, want) {
 				continue
 			}
+			if best != nil && !created.Before(best.Created()) {
+				continue
+			}
 			if req.OrderTaken != nil {
+				// Another request's order, for the same names: never ours.
 				taken, err := req.OrderTaken(ctx, strconv.FormatInt(int64(o.OrderID), 10))
 				if err != nil {
-					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("looking up which CAS orders other requests hold: %w", err))
+					return 0, Transient(ReasonOrderLookup, 0, fmt.Errorf("checking whether CAS order %d belongs to another request: %w", int64(o.OrderID), err))
 				}
 				if taken {
 					continue
 				}
 			}
-			if best == nil || created.Before(best.Created()) {
-				best = &o
-			}
+			best = &o
 		}
 		if len(l.CertificateOrderList) == 0 || int64(page*listPageSize) >= int64(l.TotalCount) {
 			break
@@ -192,10 +215,6 @@ func (s *csrSigner) recoverOrder(ctx context.Context, req Request, csr *CheckedC
 	}
 	if best != nil {
 		return int64(best.OrderID), nil
-	}
-	if wait := creating.Add(s.settle).Sub(s.now()); wait > 0 {
-		return 0, Transient(ReasonOrderLookup, wait,
-			fmt.Errorf("no CAS order for %s found yet after an order whose answer was lost; looking again before ordering", csr.MainDomain))
 	}
 	return 0, nil
 }
@@ -227,6 +246,12 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	}
 	cs, err := s.client.DescribeCertificateState(ctx, id)
 	if err != nil {
+		if aliyun.IsCode(err, aliyun.CodeNotFoundOrder) && st.OrderedAt != nil && s.now().Sub(*st.OrderedAt) < s.settle {
+			// CAS returned this id moments ago: an order not found yet is
+			// CAS catching up, not a reason to fail (and order again).
+			return Outcome{}, Transient(ReasonOrderNotVisible, s.pollAfter(st),
+				fmt.Errorf("CAS does not find order %d yet, placed %s ago; looking again", id, s.now().Sub(*st.OrderedAt).Round(time.Second)))
+		}
 		return Outcome{}, withContext(err, "looking at CAS order %d", id)
 	}
 	switch cs.Type {
@@ -278,10 +303,16 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 func (s *csrSigner) issued(ctx context.Context, req Request, csr *CheckedCSR, id int64, cs *aliyun.CertificateState) (Outcome, error) {
 	chain, err := ParseChain([]byte(cs.Certificate))
 	if err != nil {
-		return Outcome{}, Permanent(ReasonBadChain, "CAS order %d is issued but its certificate is unusable: %v", id, err)
+		// The order exists and is paid for: failing would make cert-manager
+		// order again. An odd answer is looked at again instead.
+		return Outcome{}, Transient(ReasonBadChain, s.cfg.MaxPollInterval,
+			fmt.Errorf("CAS order %d is issued but its certificate is unusable (%v); looking again, no new order is placed", id, err))
 	}
 	if !samePublicKey(chain.Leaf.PublicKey, csr.CSR.PublicKey) {
 		return Outcome{}, Permanent(ReasonKeyMismatch, "the certificate of CAS order %d is not for the CSR's key", id)
+	}
+	if err := checkLeafNames(chain.Leaf, csr, fmt.Sprintf("CAS order %d", id)); err != nil {
+		return Outcome{}, err
 	}
 	return s.issuedOutcome(ctx, req, chain, fmt.Sprintf("CAS order %d", id)), nil
 }

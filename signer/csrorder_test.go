@@ -281,7 +281,7 @@ func TestLostCreateIsRecoveredByListing(t *testing.T) {
 		}}))},
 		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process", "Domain": "www.example.com"}))},
 	})
-	s, clk := newTestSigner(t, r.URL, nil)
+	s, clk := newTestSigner(t, r.URL, func(c *Config) { c.ProductCode = "globalsign-dv-w-advanced" })
 	store := &recStore{}
 	req := Request{CSRPEM: simpleCSR(t, key, names[0], names...)}
 
@@ -338,7 +338,12 @@ func TestRecoveryWaitsThenOrdersAgain(t *testing.T) {
 		t.Fatal("ordered again within the settle time")
 	}
 
+	if st := store.last(); st.EmptyListings != 1 || st.Creating == nil {
+		t.Fatalf("the empty listing is not recorded: %+v", st)
+	}
+
 	clk.add(s.settle)
+	req.State = store.last()
 	if _, err := s.Sign(context.Background(), req, store); err != nil {
 		t.Fatal(err)
 	}
@@ -347,6 +352,102 @@ func TestRecoveryWaitsThenOrdersAgain(t *testing.T) {
 	}
 	if store.last().OrderID != "5" {
 		t.Fatalf("state %+v", store.last())
+	}
+}
+
+// After a lost create, the settle time alone is not enough: more than one
+// listing must have found nothing, counted across restarts (in the state),
+// before a second order is placed.
+// A multi-name CSR for a single-name product is refused before anything is
+// ordered.
+func TestMultiNameCSRForSingleNameProduct(t *testing.T) {
+	r := newReplay(t, map[string][]reply{})
+	s, _ := newTestSigner(t, r.URL, nil) // digicert-free-1-free
+	_, err := s.Sign(context.Background(), Request{CSRPEM: simpleCSR(t, rsaKey(t, 2048), "www.example.com", "www.example.com", "api.example.com")}, &recStore{})
+	if p, ok := AsPermanent(err); !ok || p.Reason != ReasonTooManyNames {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(r.actions()); n != 0 {
+		t.Fatalf("%d remote calls: %v", n, r.actions())
+	}
+}
+
+// The recovery of a lost create never adopts an order another request
+// records, even one for the same names placed after the intent.
+func TestRecoveryNeverAdoptsAnotherRequestsOrder(t *testing.T) {
+	key := rsaKey(t, 2048)
+	r := newReplay(t, map[string][]reply{
+		"ListUserCertificateOrder": {ok(jsonBody(map[string]any{"TotalCount": 2, "CertificateOrderList": []map[string]any{
+			{"OrderId": 301, "Domain": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(time.Second))},
+			{"OrderId": 302, "Domain": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(2 * time.Second))},
+		}}))},
+		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process"}))},
+	})
+	s, clk := newTestSigner(t, r.URL, nil)
+	store := &recStore{}
+	creating := t0
+	var asked []string
+	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{Creating: &creating},
+		OrderTaken: func(_ context.Context, id string) (bool, error) { asked = append(asked, id); return id == "301", nil }}
+	clk.add(5 * time.Second)
+	if _, err := s.Sign(context.Background(), req, store); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.last().OrderID; got != "302" {
+		t.Fatalf("adopted %q (asked %v), want 302: 301 belongs to another request", got, asked)
+	}
+}
+
+// Right after a create, an order CAS does not find yet is transient; long
+// after, it is final.
+func TestFreshOrderNotFoundIsTransient(t *testing.T) {
+	key := rsaKey(t, 2048)
+	for _, tc := range []struct {
+		elapsed   time.Duration
+		transient bool
+	}{{10 * time.Second, true}, {DefaultSettleTime + time.Minute, false}} {
+		r := newReplay(t, map[string][]reply{"DescribeCertificateState": {apiErr(404, "NotFoundOrder", "The order does not exist.")}})
+		s, clk := newTestSigner(t, r.URL, nil)
+		at := t0
+		clk.add(tc.elapsed)
+		_, err := s.Sign(context.Background(), Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{OrderID: "9", OrderedAt: &at}}, &recStore{})
+		if te, ok := AsTransient(err); ok != tc.transient || (ok && te.Reason != ReasonOrderNotVisible) {
+			t.Errorf("after %s: got %v", tc.elapsed, err)
+		}
+	}
+}
+
+func TestRecoveryNeedsTwoEmptyListings(t *testing.T) {
+	key := rsaKey(t, 2048)
+	r := newReplay(t, map[string][]reply{
+		"ListUserCertificateOrder":        {ok(jsonBody(map[string]any{"TotalCount": 0, "CertificateOrderList": []any{}}))},
+		"CreateCertificateWithCsrRequest": {ok(jsonBody(map[string]any{"OrderId": 6}))},
+		"DescribeCertificateState":        {ok(jsonBody(map[string]any{"Type": "process"}))},
+	})
+	s, clk := newTestSigner(t, r.URL, nil)
+	if s.settle < 2*time.Minute {
+		t.Fatalf("the default settle time is %s, not several minutes", s.settle)
+	}
+	store := &recStore{}
+	creating := t0
+	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{Creating: &creating}}
+	// The first look comes only after the settle time (e.g. the controller
+	// was down): one empty listing is not enough.
+	clk.add(s.settle + time.Minute)
+	if _, err := s.Sign(context.Background(), req, store); err == nil {
+		t.Fatal("ordered again after a single empty listing")
+	} else if te, ok := AsTransient(err); !ok || te.Reason != ReasonOrderLookup {
+		t.Fatalf("got %v", err)
+	}
+	if r.count("CreateCertificateWithCsrRequest") != 0 {
+		t.Fatal("ordered again after a single empty listing")
+	}
+	req.State = store.last()
+	if _, err := s.Sign(context.Background(), req, store); err != nil {
+		t.Fatal(err)
+	}
+	if r.count("CreateCertificateWithCsrRequest") != 1 || store.last().OrderID != "6" || store.last().EmptyListings != 0 {
+		t.Fatalf("calls %v state %+v", r.actions(), store.last())
 	}
 }
 
@@ -466,9 +567,31 @@ func TestPollOutcomes(t *testing.T) {
 			check: wantPermanent(ReasonKeyMismatch, "not for the CSR's key"),
 		},
 		{
+			// The CSR's key, but not all of its names: failing is better than
+			// a certificate that makes cert-manager order again.
+			name:  "certificate for other names",
+			state: map[string]any{"Type": "certificate", "Certificate": pemOf(ca.issue(t, key.Public(), time.Hour, "other.example.com"), ca.inter)},
+			check: wantPermanent(ReasonNameMismatch, "does not cover www.example.com"),
+		},
+		{
+			// An odd answer for an issued order is looked at again, never a
+			// failure that makes cert-manager order again.
 			name:  "certificate unusable",
 			state: map[string]any{"Type": "certificate", "Certificate": "oops"},
-			check: wantPermanent(ReasonBadChain, "order 42"),
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if te, ok := AsTransient(err); !ok || te.Reason != ReasonBadChain || !strings.Contains(te.Error(), "order 42") {
+					t.Fatalf("got %v", err)
+				}
+			},
+		},
+		{
+			name:  "certificate with the intermediate twice",
+			state: map[string]any{"Type": "certificate", "Certificate": pemOf(leaf, ca.inter, ca.inter)},
+			check: func(t *testing.T, res Outcome, err error, r *replay) {
+				if err != nil || res.Kind != OutcomeIssued || string(res.Certificate.Chain) != pemOf(leaf, ca.inter) {
+					t.Fatalf("got %+v, %v", res, err)
+				}
+			},
 		},
 		{
 			name:  "verify_fail",

@@ -31,9 +31,15 @@ func (s *dvOrderSigner) issued(ctx context.Context, req Request, csr *CheckedCSR
 	}
 	chain, err := ParseChain([]byte(certPEM))
 	if err != nil {
-		return Outcome{}, Permanent(ReasonBadChain, "the DV order on CAS instance %s is issued but its certificate is unusable: %v", st.InstanceID, err)
+		// The instance is spent: failing would make cert-manager order on
+		// another one. An odd answer is looked at again instead.
+		return Outcome{}, Transient(ReasonBadChain, s.cfg.MaxPollInterval,
+			fmt.Errorf("the DV order on CAS instance %s is issued but its certificate is unusable (%v); looking again", st.InstanceID, err))
 	}
 	leaf := chain.Leaf
+	if err := checkLeafNames(leaf, csr, dvOrderName(st.InstanceID)); err != nil {
+		return Outcome{}, err
+	}
 	if samePublicKey(leaf.PublicKey, csr.CSR.PublicKey) {
 		return s.issuedOutcome(ctx, req, chain, dvOrderName(st.InstanceID)), nil
 	}

@@ -63,6 +63,9 @@ type OrderState struct {
 	// recorded. Seeing it without an id means "a create may have happened":
 	// the signer looks the order up instead of creating again.
 	Creating *time.Time `json:"creating,omitempty"`
+	// EmptyListings counts the recovery listings that found no order
+	// after a create whose answer was lost (see Config.SettleTime).
+	EmptyListings int `json:"emptyListings,omitempty"`
 	// OrderedAt is when the order was placed (the Creating time of the
 	// create that produced OrderID). The poll interval backs off with the
 	// time since; when absent, polling starts again at the first interval.
@@ -116,6 +119,10 @@ type Outcome struct {
 	// Notes are facts worth telling people with the outcome (e.g. "the
 	// requested duration 2160h is not honoured by CAS").
 	Notes []string
+	// Warnings are what people should know about the order just placed
+	// (e.g. subject fields CAS will not put in the certificate); each is
+	// told once, as a Warning Event.
+	Warnings []string
 	// State, when set with OutcomeIssued, is order state not saved yet
 	// (an order that was issued on its first look): the controller records
 	// it together with the request's last write. Saving it separately

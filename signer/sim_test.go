@@ -59,6 +59,7 @@ func simConfig(url string) signer.Config {
 		RateLimit:    100,
 		Burst:        20,
 		Timeout:      2 * time.Second,
+		SettleTime:   2 * time.Second, // the simulator lists an order at once
 		// The simulator serves plain http on loopback.
 		Endpoints: signer.EndpointPolicy{AllowInsecure: true},
 	}

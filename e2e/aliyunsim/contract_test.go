@@ -343,13 +343,18 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-func contractCAS2020(t *testing.T, e *env) {
-	call := func(action string, kv ...string) result {
+// okCaller returns a call of one API version that must succeed.
+func okCaller(t *testing.T, e *env, version string) func(action string, kv ...string) result {
+	return func(action string, kv ...string) result {
 		t.Helper()
-		r := e.c.call(VersionCAS2020, action, kv...)
+		r := e.c.call(version, action, kv...)
 		expectOK(t, r)
 		return r
 	}
+}
+
+func contractCAS2020(t *testing.T, e *env) {
+	call := okCaller(t, e, VersionCAS2020)
 	key := testKey()
 	// A CSR order through its states: payed (fresh), domain_verify (DNS), process, certificate.
 	multi := e.order2020(makeCSR(t, key, "www.example.com", []string{"www.example.com", "api.example.com"}, nil), "ProductCode", "globalsign-dv-w-advanced")
@@ -406,12 +411,7 @@ func contractCAS2020(t *testing.T, e *env) {
 }
 
 func contractAlidns(t *testing.T, e *env) {
-	call := func(action string, kv ...string) result {
-		t.Helper()
-		r := e.c.call(VersionAlidns, action, kv...)
-		expectOK(t, r)
-		return r
-	}
+	call := okCaller(t, e, VersionAlidns)
 	call("DescribeDomains")
 	id := call("AddDomainRecord", "DomainName", "example.com", "RR", "_dnsauth.www", "Type", "TXT", "Value", "v1").str("RecordId")
 	call("AddDomainRecord", "DomainName", "example.com", "RR", "mail", "Type", "MX", "Value", "mx.example.com")
@@ -431,12 +431,7 @@ func contractSTS(t *testing.T, e *env) {
 }
 
 func contractCAS2018(t *testing.T, e *env) {
-	call := func(action string, kv ...string) result {
-		t.Helper()
-		r := e.c.call(VersionCAS2018, action, kv...)
-		expectOK(t, r)
-		return r
-	}
+	call := okCaller(t, e, VersionCAS2018)
 	_, list := instances(t, e, "StartIndex", "1")
 	inst := list[0]["InstanceId"].(string)
 	call("CreateDVOrderAudit", dvArgs(inst, "dv.example.com", "DNS")...)

@@ -26,16 +26,18 @@ func TestThrottling(t *testing.T) {
 	}
 	e.sim.SetThrottleQPS(0)
 	expectOK(t, e.c.call(VersionCAS2020, "DescribePackageState"))
-	// At 20 QPS, a burst of 20 passes and the 21st is throttled.
-	e.sim.SetThrottleQPS(20)
+	// At 2 QPS, a burst of 2 passes and the 3rd is throttled (a token
+	// comes back only after 500ms, far more than three calls take even
+	// under the race detector).
+	e.sim.SetThrottleQPS(2)
 	throttled := 0
-	for i := 0; i < 21; i++ {
+	for i := 0; i < 3; i++ {
 		if r := e.c.call(VersionCAS2020, "DescribePackageState"); r.code() == "Throttling.User" {
 			throttled++
 		}
 	}
-	if throttled < 1 || throttled > 2 {
-		t.Fatalf("throttled %d of 21 at 20 QPS", throttled)
+	if throttled != 1 {
+		t.Fatalf("throttled %d of 3 at 2 QPS", throttled)
 	}
 }
 

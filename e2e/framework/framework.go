@@ -192,6 +192,8 @@ func (f *Framework) LaunchIssuer(ctx context.Context, extraArgs ...string) (*Iss
 		"--metrics-bind-address=" + metrics,
 		// The simulator serves plain http on loopback.
 		"--allow-insecure-endpoints",
+		// The simulator lists a new order at once: no need to wait minutes.
+		"--order-settle-time=30s",
 	}, f.IssuerArgs...)
 	args = append(args, extraArgs...)
 	// Every issuer process of the framework appends to one log file.
