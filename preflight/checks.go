@@ -239,7 +239,11 @@ func (ent *entitlement) recommend() recommendation {
 	case ent.usable > 0:
 		return recommendation{signer.OrderAPIInstance, fmt.Sprintf("%d usable V2.0 DV instances", ent.usable)}
 	case ent.left() > 0:
-		return recommendation{signer.OrderAPICSR, fmt.Sprintf("no usable V2.0 instance; %d certificates left in the V1.0 package %s", ent.left(), ent.productCode)}
+		why := "no usable V2.0 instance"
+		if ent.instErr != nil {
+			why = "the V2.0 instances could not be read (see the instances line)"
+		}
+		return recommendation{signer.OrderAPICSR, fmt.Sprintf("%s; %d certificates left in the V1.0 package %s", why, ent.left(), ent.productCode)}
 	case ent.legacyErr == nil && ent.legacyCount > 0:
 		return recommendation{signer.OrderAPIDVOrder, fmt.Sprintf("only CAS 2018-07-13 instances (%d); Alibaba Cloud generates their keys (dvOrder.adoptServerKey)", ent.legacyCount)}
 	}

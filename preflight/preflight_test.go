@@ -204,6 +204,28 @@ func TestPreflightDeniedPermission(t *testing.T) {
 	nothingChanged(t, sim)
 }
 
+// A denied read: its line says denied, the instances are unknown, and the recommendation
+// says why it falls back to the V1.0 package.
+func TestPreflightDeniedRead(t *testing.T) {
+	sim := startSim(t, func(c *aliyunsim.Config) {
+		c.V2.Instances = 1
+		c.Denials = []aliyunsim.Denial{{AccessKeyID: keyID, Action: "ListInstances"}}
+	})
+	r, rep := runJSON(t, sim, keySecret, "--order-api", "Instance")
+	if r.code != ExitCannot {
+		t.Fatalf("exit %d:\n%s", r.code, r.stdout)
+	}
+	if l, _ := findLine(rep, "ram", "yundun-cert:ListInstances"); l.Result != "denied" {
+		t.Errorf("ListInstances line %+v, want denied", l)
+	}
+	if l, _ := findLine(rep, "instances", ""); l.Result != "unknown" || l.Status != StatusFail {
+		t.Errorf("instances line %+v, want unknown, fail", l)
+	}
+	if l, _ := findLine(rep, "recommendation", ""); l.Result != "CSR" || !strings.Contains(l.Detail, "could not be read") {
+		t.Errorf("recommendation line %+v", l)
+	}
+}
+
 // A wrong secret: the signature line fails, nothing else is claimed, exit non-zero.
 func TestPreflightWrongSecret(t *testing.T) {
 	sim := startSim(t, func(c *aliyunsim.Config) { c.V2.Instances = 1 })
