@@ -70,6 +70,10 @@ func run() error {
 		"requests (and issuers) reconciled in parallel")
 	flag.DurationVar(&opts.HealthCheckInterval, "health-check-interval", controllers.DefaultHealthCheckInterval,
 		"how often each issuer's credentials are checked with a real API call")
+	flag.DurationVar(&opts.Sync.CheckInterval, "sync-check-interval", controllers.DefaultSyncCheckInterval,
+		"how often each AliyunCASCertificateSync checks that its upload still exists in CAS (one call)")
+	flag.DurationVar(&opts.Sync.SecretPollInterval, "sync-secret-poll-interval", controllers.DefaultSyncSecretPollInterval,
+		"how often each AliyunCASCertificateSync reads its Secret again (where Secrets are not watched)")
 	flag.BoolVar(&opts.IssuerAmbientCredentials, "issuer-ambient-credentials", false,
 		"let namespaced AliyunCASIssuers use the controller's own (ambient) credentials; cluster issuers always may")
 	flag.BoolVar(&opts.AllowInsecureEndpoints, "allow-insecure-endpoints", false,

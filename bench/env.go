@@ -188,17 +188,23 @@ func (e *env) setupCAIssuer(ctx context.Context) error {
 	if err := e.create(ctx, iss); err != nil {
 		return err
 	}
-	return e.poll(ctx, time.Minute, "CA ClusterIssuer Ready", func(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err = framework.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		if err := e.client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
-			return false, err
+			return false, err.Error(), nil
 		}
 		for _, c := range iss.Status.Conditions {
 			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionTrue, nil
+				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message), nil
 			}
 		}
-		return false, nil
+		return false, "no Ready condition yet", nil
 	})
+	if err != nil {
+		return fmt.Errorf("waiting for the CA ClusterIssuer to be Ready: %w", err)
+	}
+	return nil
 }
 
 func selfSignedCA() (crtPEM, keyPEM []byte, err error) {
@@ -255,25 +261,6 @@ func (e *env) aliyunIssuer(ctx context.Context, name string, pollInterval time.D
 	defer cancel()
 	err := e.f.WaitIssuerReady(wctx, iss)
 	return cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.ClusterIssuerKind, Name: name}, err
-}
-
-// poll calls cond every 100ms until it is true or bound passes.
-func (e *env) poll(ctx context.Context, bound time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	var last error
-	for {
-		ok, err := cond(ctx)
-		if ok {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // issueBatch creates n Certificates at once in a fresh namespace ns, issued

@@ -38,6 +38,13 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 		// Only its validation records are left to give back.
 		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
 	}
+	if err := a.checkHeld(ctx, st); err != nil {
+		if _, ok := signer.AsPermanent(err); ok {
+			// Another live request holds the order: never cancel it.
+			log.Info("not cancelling an order another request holds", "reason", err.Error())
+			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+		}
+	}
 
 	if a.iss == nil {
 		iss, err := r.getIssuer(ctx, cr)

@@ -68,6 +68,8 @@ type Options struct {
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
 	CancelGiveUp time.Duration
+	// Sync configures the AliyunCASCertificateSync controller.
+	Sync SyncOptions
 }
 
 // ReasonAmbientNotAllowed: a namespaced issuer asked for ambient
@@ -156,6 +158,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}
+	}
+	if err := setupSync(mgr, opts, signers); err != nil {
+		return err
 	}
 	cr := &CertificateRequestReconciler{
 		Client:    mgr.GetClient(),

@@ -63,12 +63,16 @@ type macInput struct {
 	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
 	CSRDigest             string `json:"csrDigest,omitempty"`
 	Submitted             bool   `json:"submitted,omitempty"`
+	// EmptyListings is left out when zero, so that the MAC of state
+	// without it is unchanged.
+	EmptyListings int `json:"emptyListings,omitempty"`
 }
 
 func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) string {
 	in := macInput{Version: 1, Place: place, UID: uid, Kind: kind, Object: object,
 		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords,
-		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted,
+		EmptyListings: st.EmptyListings}
 	if st.Creating != nil {
 		// As stored: second precision, rounded down.
 		in.Creating = st.Creating.UTC().Format(time.RFC3339)

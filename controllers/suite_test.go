@@ -14,8 +14,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -43,6 +41,7 @@ import (
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testenv"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
@@ -345,26 +344,7 @@ type csrSpec struct {
 
 func makeCSR(t *testing.T, s csrSpec) []byte {
 	t.Helper()
-	tmpl := &x509.CertificateRequest{
-		Subject:        pkix.Name{CommonName: s.cn},
-		DNSNames:       s.dns,
-		IPAddresses:    s.ips,
-		EmailAddresses: s.emails,
-	}
-	if s.ca {
-		v, err := asn1.Marshal(struct {
-			IsCA bool `asn1:"optional"`
-		}{true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 19}, Critical: true, Value: v})
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, s.key)
-	if err != nil {
-		t.Fatalf("creating CSR: %v", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return testcsr.PEM(t, testcsr.Spec{Key: s.key, CommonName: s.cn, DNSNames: s.dns, IPAddresses: s.ips, EmailAddresses: s.emails, IsCA: s.ca})
 }
 
 // ---- CertificateRequests ----

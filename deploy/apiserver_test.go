@@ -8,12 +8,6 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,6 +38,7 @@ import (
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 const fieldOwner = client.FieldOwner("deploy-test")
@@ -303,6 +298,12 @@ func TestRBACInAPIServer(t *testing.T) {
 		ok("patch", iss, "aliyuncasclusterissuers", "status", "", "ci"),
 		no("patch", iss, "aliyuncasissuers", "", "anywhere", "i"),
 		no("delete", iss, "aliyuncasclusterissuers", "", "", "ci"),
+		ok("watch", iss, "aliyuncascertificatesyncs", "", "", ""),
+		ok("patch", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		ok("patch", iss, "aliyuncascertificatesyncs", "status", "anywhere", "s"),
+		no("update", iss, "aliyuncascertificatesyncs", "", "anywhere", "s"),
+		// Service targets of syncs are an opt-in.
+		no("patch", "", "services", "", sarTeamNS, "svc"),
 		ok("create", "events.k8s.io", "events", "", "anywhere", ""),
 		ok("patch", "events.k8s.io", "events", "", "anywhere", "e"),
 		no("delete", "events.k8s.io", "events", "", "anywhere", "e"),
@@ -569,20 +570,10 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 // newRequest creates an approved CertificateRequest for a cluster issuer.
 func newRequest(t *testing.T, ns, issuer string) *cmapi.CertificateRequest {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "www.example.com"}, DNSNames: []string{"www.example.com"},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cr := &cmapi.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "sar-request", Namespace: ns},
 		Spec: cmapi.CertificateRequestSpec{
-			Request:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			Request:   testcsr.PEM(t, testcsr.Spec{CommonName: "www.example.com", DNSNames: []string{"www.example.com"}}),
 			IssuerRef: cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: v1alpha1.ClusterIssuerKind, Name: issuer},
 			Usages:    []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageServerAuth},
 		},

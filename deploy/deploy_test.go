@@ -52,6 +52,8 @@ func controllerGrants(sa, leaseNS string, secretNS ...string) []string {
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers", r),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasissuers/status", []string{"patch"}),
 		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncasclusterissuers/status", []string{"patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs", []string{"get", "list", "watch", "patch"}),
+		perms(sa, "*", "aliyun-cas-issuer.io", "aliyuncascertificatesyncs/status", []string{"patch"}),
 		perms(sa, "*", "events.k8s.io", "events", []string{"create", "patch"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"create"}),
 		perms(sa, leaseNS, "coordination.k8s.io", "leases", []string{"get", "update"}, leaseName),
@@ -94,11 +96,16 @@ rbac:
   keyAdoption:
     enabled: true
     namespaces: [team-c]
+  certificateSync:
+    namespaces: [team-d]
+    clusterWide: true
+    serviceTargets: true
 `
 
 // optInAllowList is what optInValues grant: the defaults, Secrets read in
-// team-a, team-b and (cluster-wide opt-in) everywhere, and key adoption's
-// Secret writes in team-c.
+// team-a, team-b and (cluster-wide opt-in) everywhere, key adoption's
+// Secret writes in team-c, and the certificate syncs' Secret get and
+// Service get and patch in team-d and (cluster-wide opt-in) everywhere.
 func optInAllowList() []string {
 	return sortedUnique(
 		defaultAllowList(),
@@ -107,6 +114,9 @@ func optInAllowList() []string {
 		perms(controllerSA, "*", "", "secrets", []string{"get", "list", "watch"}),
 		perms(controllerSA, "team-c", "", "secrets", []string{"get", "update", "patch"}),
 		perms(controllerSA, "team-c", "cert-manager.io", "certificates", []string{"get"}),
+		perms(controllerSA, "team-d", "", "secrets", []string{"get"}),
+		perms(controllerSA, "team-d", "", "services", []string{"get", "patch"}),
+		perms(controllerSA, "*", "", "services", []string{"get", "patch"}),
 	)
 }
 
@@ -216,6 +226,7 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole//aliyun-cas-issuer-controller",
 		"ClusterRoleBinding//aliyun-cas-issuer-approver",
 		"ClusterRoleBinding//aliyun-cas-issuer-controller",
+		"CustomResourceDefinition//aliyuncascertificatesyncs.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasclusterissuers.aliyun-cas-issuer.io",
 		"CustomResourceDefinition//aliyuncasissuers.aliyun-cas-issuer.io",
 		"Deployment/aliyun-cas-issuer-system/aliyun-cas-issuer",
@@ -520,13 +531,14 @@ func TestChartRejectsBadValues(t *testing.T) {
 
 // TestRBACAllowList: the chart's defaults and the kustomize base grant
 // exactly the allow-list; the example overlay adds only Secrets read in
-// team-a.
+// team-a, and Service get and patch there for certificate sync targets.
 func TestRBACAllowList(t *testing.T) {
 	checkGrants(t, "chart defaults", mustHelm(t, releaseName, installNS, "").grants(t), defaultAllowList())
 	checkGrants(t, "kustomize base", kustomize(t, baseRel).grants(t), defaultAllowList())
 	checkGrants(t, "kustomize overlay", kustomize(t, overlayRel).grants(t), sortedUnique(
 		defaultAllowList(),
 		perms(controllerSA, "team-a", "", "secrets", []string{"get", "list", "watch"}),
+		perms(controllerSA, "team-a", "", "services", []string{"get", "patch"}),
 	))
 	// Nothing in any render lets the controller read Secrets cluster-wide,
 	// write them, or touch RBAC, pods or nodes unless opted in.

@@ -60,6 +60,7 @@ func TestAlidnsValidation(t *testing.T) {
 
 	const domain = "alidns.example.com"
 	const record = "_dnsauth." + domain
+	orders := ordersFromNow()
 	certificate(t, ctx, ns, "alidns", ref, domain)
 	err := framework.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		return recordsNamed(record) == 1, "no record " + record + " yet", nil
@@ -85,7 +86,7 @@ func TestAlidnsValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := ordersFor(domain); n != 1 {
+	if n := orders.count(domain); n != 1 {
 		t.Errorf("orders for %s: %d, want 1", domain, n)
 	}
 
@@ -103,7 +104,7 @@ func TestAlidnsValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := ordersFor(other); n != 0 {
+	if n := orders.count(other); n != 0 {
 		t.Errorf("orders for %s: %d, want 0", other, n)
 	}
 	// cert-manager would retry it for ever.

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
@@ -53,30 +55,43 @@ func TestApproval(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	ns := namespace(t, ctx)
 	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	orders := ordersFromNow()
 	withoutApprover(t, ctx, func() {
 		certificate(t, ctx, ns, "unapproved", ref, "unapproved.example.com")
 		cr := waitRequest(t, ctx, ns, "unapproved")
 
-		// Give the issuer ample time to (wrongly) act.
-		time.Sleep(5 * time.Second)
-		if err := f.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+		// Ample time for the issuer (with its 1 s poll interval) to act,
+		// wrongly, on the unapproved request.
+		err := framework.Consistently(ctx, 5*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+			if err := f.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+				return false, "", err
+			}
+			if len(cr.Status.Certificate) > 0 {
+				return false, "an unapproved request was signed", nil
+			}
+			n := orders.count("unapproved.example.com")
+			return n == 0, fmt.Sprintf("%d order(s) placed for an unapproved request", n), nil
+		})
+		if err != nil {
 			t.Fatal(err)
-		}
-		if len(cr.Status.Certificate) > 0 {
-			t.Fatal("an unapproved request was signed")
-		}
-		if n := ordersFor("unapproved.example.com"); n != 0 {
-			t.Fatalf("%d order(s) placed for an unapproved request", n)
 		}
 
-		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
-			Type: cmapi.CertificateRequestConditionDenied, Status: cmmeta.ConditionTrue,
-			Reason: "PolicyDenied", Message: "denied by the e2e test", LastTransitionTime: &metav1.Time{Time: time.Now()},
+		// The issuer may write the request's status meanwhile: on a
+		// conflict, read it again and retry.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := f.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+				return err
+			}
+			cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
+				Type: cmapi.CertificateRequestConditionDenied, Status: cmmeta.ConditionTrue,
+				Reason: "PolicyDenied", Message: "denied by the e2e test", LastTransitionTime: &metav1.Time{Time: time.Now()},
+			})
+			return f.Client.Status().Update(ctx, cr)
 		})
-		if err := f.Client.Status().Update(ctx, cr); err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
-		err := framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		err = framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 			if err := f.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
 				return false, err.Error(), nil
 			}
@@ -93,7 +108,7 @@ func TestApproval(t *testing.T) {
 		if cr.Status.FailureTime == nil {
 			t.Error("denied request has no failureTime")
 		}
-		if n := ordersFor("unapproved.example.com"); n != 0 {
+		if n := orders.count("unapproved.example.com"); n != 0 {
 			t.Fatalf("%d order(s) placed for a denied request", n)
 		}
 		// cert-manager would retry the Certificate after its backoff: the

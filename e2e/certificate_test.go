@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/framework"
@@ -21,37 +24,49 @@ func TestCertificateIssued(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	ns := namespace(t, ctx)
 	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	orders := ordersFromNow()
 	before := scrape(t)
 	certificate(t, ctx, ns, "www", ref, "www.example.com")
 	cert, tls := issued(t, ctx, ns, "www")
-	after := scrape(t)
 	if tls.Leaf.Subject.CommonName != "www.example.com" {
 		t.Errorf("CN %q", tls.Leaf.Subject.CommonName)
 	}
-	if n := ordersFor("www.example.com"); n != 1 {
+	if n := orders.count("www.example.com"); n != 1 {
 		t.Errorf("orders for www.example.com: %d, want 1", n)
 	}
-	if cert.Status.Revision == nil || *cert.Status.Revision != 1 {
-		t.Errorf("revision %v, want 1", cert.Status.Revision)
+	if *cert.Status.Revision != 1 {
+		t.Errorf("revision %d, want 1", *cert.Status.Revision)
 	}
-	// The issuer's metrics moved by exactly this one certificate.
-	for _, m := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
-		{"aliyun_cas_issuer_orders_created_total", []string{`api="CSR"`}, 1},
-		{"aliyun_cas_issuer_orders_issued_total", []string{`api="CSR"`}, 1},
-		{"aliyun_cas_issuer_approval_to_issued_seconds_count", []string{`api="CSR"`}, 1},
-		{"aliyun_cas_issuer_api_calls_total", []string{`action="CreateCertificateWithCsrRequest"`, `outcome="ok"`}, 1},
-		{"aliyun_cas_issuer_orders_failed_total", nil, 0},
-	} {
-		if d := after.Sum(m.name, m.labels...) - before.Sum(m.name, m.labels...); d != m.want {
-			t.Errorf("%s%v moved by %v, want %v", m.name, m.labels, d, m.want)
+	// The issuer's metrics moved by exactly this one certificate. It counts
+	// right after its status write, so the figures are waited for.
+	err := framework.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
+		after, err := framework.ScrapeMetrics(f.MetricsAddr)
+		if err != nil {
+			return false, err.Error(), nil
 		}
-	}
-	if after.Sum("aliyun_cas_issuer_issuer_ready", `kind="AliyunCASClusterIssuer"`, `name="aliyun-cas"`) != 1 {
-		t.Error("issuer_ready is not 1 for the Ready ClusterIssuer")
+		var wrong []string
+		for _, m := range []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"aliyun_cas_issuer_orders_created_total", []string{`api="CSR"`}, 1},
+			{"aliyun_cas_issuer_orders_issued_total", []string{`api="CSR"`}, 1},
+			{"aliyun_cas_issuer_approval_to_issued_seconds_count", []string{`api="CSR"`}, 1},
+			{"aliyun_cas_issuer_api_calls_total", []string{`action="CreateCertificateWithCsrRequest"`, `outcome="ok"`}, 1},
+			{"aliyun_cas_issuer_orders_failed_total", nil, 0},
+		} {
+			if d := after.Sum(m.name, m.labels...) - before.Sum(m.name, m.labels...); d != m.want {
+				wrong = append(wrong, fmt.Sprintf("%s%v moved by %v, want %v", m.name, m.labels, d, m.want))
+			}
+		}
+		if after.Sum("aliyun_cas_issuer_issuer_ready", `kind="AliyunCASClusterIssuer"`, `name="aliyun-cas"`) != 1 {
+			wrong = append(wrong, "issuer_ready is not 1 for the Ready ClusterIssuer")
+		}
+		return len(wrong) == 0, strings.Join(wrong, "; "), nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 
@@ -109,13 +124,8 @@ func TestIngressAnnotations(t *testing.T) {
 // ClusterIssuer serves Certificates in two namespaces.
 func TestIssuerScopes(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
-	nsA := namespace(t, ctx) + "-a"
-	nsB := namespace(t, ctx) + "-b"
-	for _, ns := range []string{nsA, nsB} {
-		if err := f.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nsA := namespace(t, ctx)
+	nsB := namespace(t, ctx)
 	cluster := clusterIssuer(t, ctx, "aliyun-cas-multi", multiProduct)
 	local := namespacedIssuer(t, ctx, nsA, "local", freeProduct)
 	certificate(t, ctx, nsA, "local", local, "a.example.com")
@@ -132,22 +142,28 @@ func TestRenewal(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	ns := namespace(t, ctx)
 	ref := clusterIssuer(t, ctx, "aliyun-cas", freeProduct)
+	orders := ordersFromNow()
 	certificate(t, ctx, ns, "renew", ref, "renew.example.com")
 	_, first := issued(t, ctx, ns, "renew")
 
+	// cert-manager's controllers write the status too: on a conflict, read
+	// it again and retry.
 	var cert cmapi.Certificate
-	if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
-		t.Fatal(err)
-	}
-	cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
-		Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
-		Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
-		LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
+			return err
+		}
+		cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
+			Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue,
+			Reason: "ManuallyTriggered", Message: "Certificate re-issuance manually triggered",
+			LastTransitionTime: &metav1.Time{Time: time.Now()}, ObservedGeneration: cert.Generation,
+		})
+		return f.Client.Status().Update(ctx, &cert)
 	})
-	if err := f.Client.Status().Update(ctx, &cert); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+	err = framework.Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		if err := f.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renew"}, &cert); err != nil {
 			return false, err.Error(), nil
 		}
@@ -161,7 +177,7 @@ func TestRenewal(t *testing.T) {
 	if second.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
 		t.Fatal("renewal returned the same certificate")
 	}
-	if n := ordersFor("renew.example.com"); n != 2 {
+	if n := orders.count("renew.example.com"); n != 2 {
 		t.Errorf("orders for renew.example.com: %d, want 2 (one per issuance)", n)
 	}
 }

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,24 +63,31 @@ func TestLeaderElection(t *testing.T) {
 	f.Sim.SetDelays(8*time.Second, 0)
 	defer f.Sim.SetDelays(0, 0)
 	const domain = "leader.example.com"
+	orders := ordersFromNow()
 	certificate(t, ctx, ns, "leader", ref, domain)
 	err = framework.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
-		return ordersFor(domain) > 0, "no order yet", nil
+		return orders.count(domain) > 0, "no order yet", nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fm, err := framework.ScrapeMetrics(follower.MetricsAddr)
+	// The order is pending at the CA for a while: all that time the leader
+	// polls it and the follower stays silent.
+	err = framework.Consistently(ctx, 2*time.Second, 200*time.Millisecond, func(context.Context) (bool, string, error) {
+		fm, err := framework.ScrapeMetrics(follower.MetricsAddr)
+		if err != nil {
+			return false, "", err
+		}
+		n := fm.Sum("aliyun_cas_issuer_api_calls_total")
+		return n == 0, fmt.Sprintf("the follower made %v Alibaba Cloud calls while not leading", n), nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if n := fm.Sum("aliyun_cas_issuer_api_calls_total"); n != 0 {
-		t.Fatalf("the follower made %v Alibaba Cloud calls while not leading", n)
 	}
 
 	leader.Kill()
 	issued(t, ctx, ns, "leader")
-	if n := ordersFor(domain); n != 1 {
+	if n := orders.count(domain); n != 1 {
 		t.Fatalf("orders for %s across the fail-over: %d, want 1", domain, n)
 	}
 	if !acquired(follower) {
@@ -88,12 +96,16 @@ func TestLeaderElection(t *testing.T) {
 	// The new leader answered from the existing order (the simulator has
 	// one); other Certificates of the suite may be renewed meanwhile, so
 	// only a lower bound on what it issued holds here.
-	fm, err = framework.ScrapeMetrics(follower.MetricsAddr)
+	// The issuer counts right after its status write: wait for it.
+	err = framework.Poll(ctx, 100*time.Millisecond, func(context.Context) (bool, string, error) {
+		fm, err := framework.ScrapeMetrics(follower.MetricsAddr)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return fm.Sum("aliyun_cas_issuer_orders_issued_total") >= 1, "the new leader reports no issued certificate", nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if fm.Sum("aliyun_cas_issuer_orders_issued_total") < 1 {
-		t.Fatal("the new leader reports no issued certificate")
 	}
 }
 

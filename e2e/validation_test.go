@@ -24,6 +24,7 @@ func TestManualDNSValidation(t *testing.T) {
 	defer f.Sim.SetValidation(aliyunsim.ValidationAuto)
 
 	const domain = "manual-dns.example.com"
+	orders := ordersFromNow()
 	certificate(t, ctx, ns, "manual", ref, domain)
 	cr := waitRequest(t, ctx, ns, "manual")
 
@@ -32,8 +33,8 @@ func TestManualDNSValidation(t *testing.T) {
 		if err := f.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
 			return false, err.Error(), nil
 		}
-		for _, o := range f.Sim.State().Orders {
-			if len(o.Domains) > 0 && o.Domains[0] == domain {
+		for _, o := range orders.placed(domain) {
+			if o.Domains[0] == domain {
 				token = o.Token
 			}
 		}
@@ -50,7 +51,7 @@ func TestManualDNSValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	issued(t, ctx, ns, "manual")
-	if n := ordersFor(domain); n != 1 {
+	if n := orders.count(domain); n != 1 {
 		t.Errorf("orders for %s: %d, want 1", domain, n)
 	}
 }
@@ -74,9 +75,10 @@ func TestIssuerRestartMidOrder(t *testing.T) {
 	defer f.Sim.SetDelays(0, 0)
 
 	const domain = "restart.example.com"
+	orders := ordersFromNow()
 	certificate(t, ctx, ns, "restart", ref, domain)
 	err := framework.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		return ordersFor(domain) > 0, "no order yet", nil
+		return orders.count(domain) > 0, "no order yet", nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestIssuerRestartMidOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	issued(t, ctx, ns, "restart")
-	if n := ordersFor(domain); n != 1 {
+	if n := orders.count(domain); n != 1 {
 		t.Fatalf("orders for %s after a restart: %d, want 1", domain, n)
 	}
 }

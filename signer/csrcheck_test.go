@@ -4,14 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"net"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 func TestCheckCSR(t *testing.T) {
@@ -29,13 +28,7 @@ func TestCheckCSR(t *testing.T) {
 		der[len(der)-5] ^= 0xff // inside the signature
 		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 	}()
-	caExt := func() []byte {
-		v, _ := asn1.Marshal(struct{ IsCA bool }{true})
-		return makeCSR(t, p256, &x509.CertificateRequest{
-			Subject:         pkix.Name{CommonName: "ca.example.com"},
-			ExtraExtensions: []pkix.Extension{{Id: oidBasicConstraints, Critical: true, Value: v}},
-		})
-	}()
+	caExt := testcsr.PEM(t, testcsr.Spec{Key: p256, CommonName: "ca.example.com", IsCA: true})
 
 	for _, tc := range []struct {
 		name   string
@@ -55,11 +48,11 @@ func TestCheckCSR(t *testing.T) {
 		{name: "ECDSA P-384", csr: simpleCSR(t, p384, "b.example.com"), names: []string{"b.example.com"}, key: "ECDSA P-384"},
 		{name: "ECDSA P-521", csr: simpleCSR(t, p521, "c.example.com"), reason: ReasonUnsupportedKey, msg: "P-521"},
 		{name: "Ed25519", csr: simpleCSR(t, ed, "d.example.com"), reason: ReasonUnsupportedKey, msg: "Ed25519"},
-		{name: "IP SAN", csr: makeCSR(t, p256, &x509.CertificateRequest{DNSNames: []string{"e.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")}}), reason: ReasonUnsupportedSAN, msg: "10.0.0.1"},
-		{name: "URI SAN", csr: makeCSR(t, p256, &x509.CertificateRequest{DNSNames: []string{"e.example.com"}, URIs: []*url.URL{{Scheme: "spiffe", Host: "td", Path: "/x"}}}), reason: ReasonUnsupportedSAN, msg: "spiffe://td/x"},
-		{name: "email SAN", csr: makeCSR(t, p256, &x509.CertificateRequest{DNSNames: []string{"e.example.com"}, EmailAddresses: []string{"a@example.com"}}), reason: ReasonUnsupportedSAN, msg: "a@example.com"},
+		{name: "IP SAN", csr: testcsr.PEM(t, testcsr.Spec{Key: p256, DNSNames: []string{"e.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")}}), reason: ReasonUnsupportedSAN, msg: "10.0.0.1"},
+		{name: "URI SAN", csr: testcsr.PEM(t, testcsr.Spec{Key: p256, DNSNames: []string{"e.example.com"}, URIs: []*url.URL{{Scheme: "spiffe", Host: "td", Path: "/x"}}}), reason: ReasonUnsupportedSAN, msg: "spiffe://td/x"},
+		{name: "email SAN", csr: testcsr.PEM(t, testcsr.Spec{Key: p256, DNSNames: []string{"e.example.com"}, EmailAddresses: []string{"a@example.com"}}), reason: ReasonUnsupportedSAN, msg: "a@example.com"},
 		{name: "isCA", csr: caExt, reason: ReasonCANotSupported},
-		{name: "no names", csr: makeCSR(t, p256, &x509.CertificateRequest{Subject: pkix.Name{Organization: []string{"x"}}}), reason: ReasonNoNames, msg: "spec.dnsNames"},
+		{name: "no names", csr: testcsr.PEM(t, testcsr.Spec{Key: p256, Organization: []string{"x"}}), reason: ReasonNoNames, msg: "spec.dnsNames"},
 		{name: "bad name", csr: simpleCSR(t, p256, "", "exa_mple.com"), reason: ReasonInvalidName, msg: "exa_mple.com"},
 		{name: "single label", csr: simpleCSR(t, p256, "localhost"), reason: ReasonInvalidName},
 		{name: "IP as CN", csr: simpleCSR(t, p256, "10.1.2.3"), reason: ReasonInvalidName},

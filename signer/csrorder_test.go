@@ -1008,3 +1008,39 @@ func TestOrderIDSavedBeforeAnIssuedFirstLook(t *testing.T) {
 		t.Fatalf("the order id was not saved before the first look: saves %+v", store.saved)
 	}
 }
+
+// Recovering a lost create never takes over an order another request holds
+// (two tenants may order the same names at the same time): the next
+// candidate is taken instead.
+func TestRecoverySkipsOrdersOthersHold(t *testing.T) {
+	key := rsaKey(t, 2048)
+	r := newReplay(t, map[string][]reply{
+		"ListUserCertificateOrder": {ok(jsonBody(map[string]any{"TotalCount": 2, "ShowSize": 50, "CurrentPage": 1, "CertificateOrderList": []map[string]any{
+			{"OrderId": 111, "Domain": "www.example.com", "Sans": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(time.Second))},
+			{"OrderId": 112, "Domain": "www.example.com", "Sans": "www.example.com", "Status": "CHECKING", "BuyDate": ms(t0.Add(2 * time.Second))},
+		}}))},
+		"DescribeCertificateState": {ok(jsonBody(map[string]any{"Type": "process", "Domain": "www.example.com"}))},
+	})
+	s, clk := newTestSigner(t, r.URL, nil)
+	store := &recStore{}
+	creating := t0
+	var asked []string
+	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com"), State: OrderState{Creating: &creating},
+		OrderTaken: func(_ context.Context, id string) (bool, error) {
+			asked = append(asked, id)
+			return id == "111", nil
+		}}
+	clk.add(5 * time.Second)
+	if _, err := s.Sign(context.Background(), req, store); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.last(); got.OrderID != "112" {
+		t.Fatalf("recovered order %q, want 112 (111 is another request's); asked about %v", got.OrderID, asked)
+	}
+	if p := r.params("DescribeCertificateState"); len(p) != 1 || p[0].Get("OrderId") != "112" {
+		t.Fatalf("looked at %v", p)
+	}
+	if r.count("CreateCertificateWithCsrRequest") != 0 {
+		t.Fatal("ordered again")
+	}
+}

@@ -15,7 +15,7 @@ import (
 // CreateDVOrderAudit, so that a restart resumes by DescribeDVOrderResult and
 // never orders twice. Because the issued certificate cannot match the key of
 // cert-manager's CSR, the flow hands the server key back for adoption (see
-// Result.AdoptKeyPEM); cert-manager then asks again with that key and the
+// Outcome.AdoptKey); cert-manager then asks again with that key and the
 // flow answers from the recorded instance.
 
 // Reasons of the DV flow's outcomes.

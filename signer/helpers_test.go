@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 var (
@@ -45,18 +47,9 @@ func ecKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
 	return k
 }
 
-// makeCSR builds a PEM CSR for key from tmpl.
-func makeCSR(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
 func simpleCSR(t testing.TB, key crypto.Signer, cn string, dns ...string) []byte {
-	return makeCSR(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}, DNSNames: dns})
+	t.Helper()
+	return testcsr.PEM(t, testcsr.Spec{Key: key, CommonName: cn, DNSNames: dns})
 }
 
 // testCA is a root and an intermediate that issue leaves.

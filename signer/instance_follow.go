@@ -117,7 +117,7 @@ func (a *application) awaitRecords(ctx context.Context, vs []*Validation) (Outco
 // caller that does not know the certificate is this request's tells by the key mismatch.
 func (a *application) download(ctx context.Context, d *aliyun.Instance) (Outcome, error) {
 	s, certID := a.s, string(d.CertificateID)
-	c, err := s.client.GetUserCertificateDetail(ctx, certID)
+	c, err := s.client.DownloadCertificate(ctx, certID)
 	if err != nil {
 		return Outcome{}, withContext(err, "downloading certificate %s of %s", certID, a.name())
 	}

@@ -22,17 +22,7 @@ func New(cfg Config) (Signer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, Issuer(ReasonInvalidConfig, err)
 	}
-	client, err := aliyun.New(aliyun.Options{
-		Endpoint:    cfg.Endpoint,
-		Credentials: cfg.Credentials,
-		Timeout:     cfg.Timeout,
-		RateLimit:   cfg.RateLimit,
-		Burst:       cfg.Burst,
-		OnCall:      cfg.OnCall,
-		Transport:   cfg.Transport,
-		DNSEndpoint: cfg.DNS.Endpoint,
-		Endpoints:   cfg.Endpoints,
-	})
+	client, err := aliyun.New(cfg.clientOptions())
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -59,6 +49,22 @@ func configError(err error) error {
 		return Issuer(e.Reason, err)
 	}
 	return Issuer(ReasonInvalidConfig, err)
+}
+
+// clientOptions are the client settings of a configuration (endpoints,
+// credentials, limits), shared by the order flows and the uploader.
+func (c Config) clientOptions() aliyun.Options {
+	return aliyun.Options{
+		Endpoint:    c.Endpoint,
+		Credentials: c.Credentials,
+		Timeout:     c.Timeout,
+		RateLimit:   c.RateLimit,
+		Burst:       c.Burst,
+		OnCall:      c.OnCall,
+		Transport:   c.Transport,
+		DNSEndpoint: c.DNS.Endpoint,
+		Endpoints:   c.Endpoints,
+	}
 }
 
 func (c Config) validate() error {

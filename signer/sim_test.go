@@ -9,8 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"slices"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
@@ -103,11 +102,7 @@ func rsaKey(t *testing.T) *rsa.PrivateKey {
 
 func csrFor(t *testing.T, key crypto.Signer, cn string, dns ...string) []byte {
 	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}, DNSNames: dns}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return testcsr.PEM(t, testcsr.Spec{Key: key, CommonName: cn, DNSNames: dns})
 }
 
 // drive calls Sign as the controller would until the request is issued or

@@ -31,6 +31,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&AliyunCASIssuer{}, &AliyunCASIssuerList{},
 		&AliyunCASClusterIssuer{}, &AliyunCASClusterIssuerList{},
+		&AliyunCASCertificateSync{}, &AliyunCASCertificateSyncList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -377,7 +377,15 @@ func uploadUserCertificate(s *Simulator, c *call) (obj, *apiError) {
 	if c.opt("EncryptCert", "") != "" || c.opt("SignCert", "") != "" {
 		return nil, badRequest("InvalidParameter.Sm2", "SM2 (national) certificates are not supported by the simulator.")
 	}
-	return createUserCertificate(s, c)
+	tags, e := uploadTags(c)
+	if e != nil {
+		return nil, e
+	}
+	resp, e := createUserCertificate(s, c)
+	if e == nil {
+		s.tagUpload(resp, tags)
+	}
+	return resp, e
 }
 
 // getUserCertificateDetail answers the fields of the SDK's GetUserCertificateDetailResponse

@@ -95,6 +95,10 @@ type Config struct {
 	TLS bool
 	// Logf receives one line per API call and notable events; nil is silent.
 	Logf func(format string, args ...any)
+	// Now is the simulator's clock (orders, signatures, STS tokens); nil is time.Now. Tests
+	// that move it move time for the client too: requests signed more than 15 minutes away
+	// from it are refused.
+	Now func() time.Time
 }
 
 // runtimeConfig is the part of the configuration that may change while the simulator runs

@@ -44,7 +44,7 @@ var contracts = []contract{
 	{VersionCAS2020, "DeleteCertificateRequest", func() any { return new(cas.DeleteCertificateRequestResponse) }},
 	{VersionCAS2020, "DescribePackageState", func() any { return new(cas.DescribePackageStateResponse) }},
 	{VersionCAS2020, "ListUserCertificateOrder", func() any { return new(cas.ListUserCertificateOrderResponse) }},
-	{VersionCAS2020, "UploadUserCertificate", func() any { return new(cas.UploadUserCertificateResponse) }},
+	{VersionCAS2020, "UploadUserCertificate", func() any { return new(uploadUserCertificateResponse) }},
 	{VersionCAS2020, "GetUserCertificateDetail", func() any { return new(cas.GetUserCertificateDetailResponse) }},
 	{VersionCAS2020, "DeleteUserCertificate", func() any { return new(cas.DeleteUserCertificateResponse) }},
 	// Alidns 2015-01-09 (services/alidns).
@@ -66,6 +66,14 @@ var contracts = []contract{
 	{VersionCAS2018, "DescribeUserCertificateList", func() any { return new(legacyUserCertificateList) }},
 	{VersionCAS2018, "DescribeUserCertificateDetail", func() any { return new(legacyUserCertificateDetail) }},
 	{VersionCAS2018, "DeleteUserCertificate", func() any { return new(legacyRequestOnly) }},
+}
+
+// uploadUserCertificateResponse is the classic SDK's model plus ResourceId, which Alibaba's
+// generated cas-20200407 model (upload_user_certificate_response_body_model.go) defines and the
+// classic SDK v1.63.107 does not have yet.
+type uploadUserCertificateResponse struct {
+	cas.UploadUserCertificateResponse
+	ResourceId string
 }
 
 // The 2018-07-13 shapes of the reference sheet. It names the fields but not their JSON types:

@@ -10,7 +10,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/internal/testcsr"
 )
 
 const (
@@ -32,31 +33,11 @@ const (
 	testSecret = "testsecret"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a running simulator with a fake clock and a test client.
 type env struct {
 	t     *testing.T
 	sim   *Simulator
-	clock *fakeClock
+	clock *Clock
 	url   string
 	c     *client
 }
@@ -81,7 +62,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	clk := newFakeClock()
+	clk := NewClock(time.Now().UTC().Truncate(time.Second))
 	sim.now = clk.Now // before Start: no request can race with it
 	u, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -357,13 +338,7 @@ func testKey() *ecdsa.PrivateKey {
 
 func makeCSR(t testing.TB, key crypto.Signer, cn string, dns []string, ips []net.IP) string {
 	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: cn}, DNSNames: dns, IPAddresses: ips,
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return string(testcsr.PEM(t, testcsr.Spec{Key: key, CommonName: cn, DNSNames: dns, IPAddresses: ips}))
 }
 
 // verifyChain checks that chainPEM (leaf first) verifies to rootPEM for dnsName.

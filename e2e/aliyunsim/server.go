@@ -68,7 +68,10 @@ func New(cfg Config) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	authority, err := loadOrCreateCA(cfg.CADir, now())
 	if err != nil {
 		return nil, err

@@ -89,6 +89,7 @@ type userCert struct {
 	orderID  int64
 	instance string
 	created  time.Time
+	tags     map[string]string // UploadUserCertificate Tags.N.Key/Value
 }
 
 // stsCred is a temporary credential issued by STS.
@@ -183,6 +184,8 @@ type UserCertState struct {
 	Upload  bool     `json:"upload"`
 	OrderID int64    `json:"orderId,omitempty"`
 	Serial  string   `json:"serial"`
+	// Tags are the upload's tags (UploadUserCertificate).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // snapshot builds the State; the caller holds s.mu and has advanced the orders.
@@ -232,7 +235,7 @@ func (st *state) snapshot(now time.Time) State {
 	for _, c := range st.sortedCerts() {
 		out.UserCertificates = append(out.UserCertificates, UserCertState{
 			ID: c.id, Name: c.name, Domains: certNames(c.leaf), Upload: c.upload, OrderID: c.orderID,
-			Serial: c.leaf.SerialNumber.Text(16),
+			Serial: c.leaf.SerialNumber.Text(16), Tags: copyTags(c.tags),
 		})
 	}
 	for k, v := range st.files {

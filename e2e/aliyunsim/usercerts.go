@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -144,4 +145,55 @@ func paginate(n int, page, size int64) (int, int) {
 	}
 	end := min(start+size, int64(n))
 	return int(start), int(end)
+}
+
+// maxUploadTags bounds Tags.N of UploadUserCertificate (the usual limit of Alibaba Cloud
+// resource tags; unverified for this action).
+const maxUploadTags = 20
+
+// uploadTags reads Tags.N.Key / Tags.N.Value (1-based, as the SDK flattens the Tags list of
+// upload_user_certificate_request_model.go).
+func uploadTags(c *call) (map[string]string, *apiError) {
+	tags := map[string]string{}
+	for n := 1; ; n++ {
+		prefix := "Tags." + strconv.Itoa(n) + "."
+		k, hasK := c.params[prefix+"Key"]
+		v, hasV := c.params[prefix+"Value"]
+		if !hasK && !hasV {
+			break
+		}
+		if n > maxUploadTags {
+			return nil, errInvalidParam("Tags", "more than %d tags", maxUploadTags)
+		}
+		if strings.TrimSpace(k) == "" {
+			return nil, errInvalidParam(prefix+"Key", "empty tag key")
+		}
+		tags[k] = v
+	}
+	return tags, nil
+}
+
+// tagUpload attaches tags to the certificate an upload answered with, and gives the answer the
+// upload's resource id (cas-upload-…, as upload_user_certificate_response_body_model.go shows).
+func (s *Simulator) tagUpload(resp obj, tags map[string]string) {
+	id, _ := resp["CertId"].(int64)
+	uc, ok := s.st.certs[id]
+	if !ok {
+		return
+	}
+	if len(tags) > 0 {
+		uc.tags = tags
+	}
+	resp["ResourceId"] = "cas-upload-" + strconv.FormatInt(id, 36)
+}
+
+func copyTags(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -119,23 +118,5 @@ func (p *Process) Stop(timeout time.Duration) error {
 	case <-time.After(timeout):
 		p.Kill()
 		return fmt.Errorf("%s did not stop within %s; killed", p.Name, timeout)
-	}
-}
-
-// WaitOutput waits until the output contains s.
-func (p *Process) WaitOutput(ctx context.Context, s string) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if bytes.Contains([]byte(p.Output()), []byte(s)) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not print %q: %w", p.Name, s, ctx.Err())
-		case <-p.done:
-			return fmt.Errorf("%s exited before printing %q", p.Name, s)
-		case <-t.C:
-		}
 	}
 }

@@ -34,10 +34,41 @@ func Poll(ctx context.Context, interval time.Duration, cond func(context.Context
 	}
 }
 
+// Consistently calls cond every interval for d and fails at the first call
+// where it does not hold (or returns an error): the bounded check that
+// something does not happen. cond is called at least twice, at once and
+// when d is over; ctx ending early is an error too, as the check did not
+// cover d.
+func Consistently(ctx context.Context, d, interval time.Duration, cond func(context.Context) (bool, string, error)) error {
+	start := time.Now()
+	for {
+		ok, why, err := cond(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("after %s of %s: %s", time.Since(start).Round(time.Millisecond), d, why)
+		}
+		left := d - time.Since(start)
+		if left <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w before %s were over", ctx.Err(), d)
+		case <-time.After(min(interval, left)):
+		}
+	}
+}
+
 // ReadyCondition returns the Ready condition of a Certificate, or nil.
 func ReadyCondition(conds []cmapi.CertificateCondition) *cmapi.CertificateCondition {
+	return certificateCondition(conds, cmapi.CertificateConditionReady)
+}
+
+func certificateCondition(conds []cmapi.CertificateCondition, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
 	for i := range conds {
-		if conds[i].Type == cmapi.CertificateConditionReady {
+		if conds[i].Type == typ {
 			return &conds[i]
 		}
 	}
@@ -45,7 +76,10 @@ func ReadyCondition(conds []cmapi.CertificateCondition) *cmapi.CertificateCondit
 }
 
 // WaitCertificateReady waits until the Certificate is Ready=True for its
-// current generation and returns it with its Secret.
+// current generation with its issuance finished, and returns it with its
+// Secret. cert-manager records the finished issuance (status.revision, the
+// Issuing condition removed) in a write of its own after the one that makes
+// it Ready, so Ready alone does not mean the revision is there yet.
 func (f *Framework) WaitCertificateReady(ctx context.Context, namespace, name string) (*cmapi.Certificate, *corev1.Secret, error) {
 	var cert cmapi.Certificate
 	err := Poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
@@ -56,10 +90,16 @@ func (f *Framework) WaitCertificateReady(ctx context.Context, namespace, name st
 		if c == nil {
 			return false, "no Ready condition yet", nil
 		}
-		if c.Status == cmmeta.ConditionTrue && c.ObservedGeneration == cert.Generation {
-			return true, "", nil
+		if c.Status != cmmeta.ConditionTrue || c.ObservedGeneration != cert.Generation {
+			return false, fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message), nil
 		}
-		return false, fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message), nil
+		if issuing := certificateCondition(cert.Status.Conditions, cmapi.CertificateConditionIssuing); issuing != nil && issuing.Status == cmmeta.ConditionTrue {
+			return false, "Ready, but still Issuing: " + issuing.Reason, nil
+		}
+		if cert.Status.Revision == nil {
+			return false, "Ready, but no revision recorded yet", nil
+		}
+		return true, "", nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("certificate %s/%s not Ready: %w", namespace, name, err)

@@ -243,9 +243,9 @@ type IssuedCertificate struct {
 	Sans       string     `json:"Sans"`
 }
 
-// GetUserCertificateDetail downloads a certificate by id (for V2.0, GetInstanceDetail's
-// CertificateId).
-func (c *Client) GetUserCertificateDetail(ctx context.Context, certID string) (*IssuedCertificate, error) {
+// DownloadCertificate is GetUserCertificateDetail with the PEM (CertFilter=false): the
+// V2.0 download, by GetInstanceDetail's CertificateId.
+func (c *Client) DownloadCertificate(ctx context.Context, certID string) (*IssuedCertificate, error) {
 	var out IssuedCertificate
 	if err := c.Call(ctx, CAS, "GetUserCertificateDetail", map[string]string{"CertId": certID}, &out); err != nil {
 		return nil, err
