@@ -88,6 +88,7 @@ func TestInstanceIssueRenewAndShare(t *testing.T) {
 	if per[wi] != 2 || per[ai] != 1 || total != 3 {
 		t.Fatalf("applications %v", per)
 	}
+	t.Logf("Alibaba calls for 3 certificates (health checks included): %v", sim.State().Calls)
 
 	// A third Certificate finds no usable instance: it waits and says why.
 	createCR(t, ns, "other-1", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "other.example.com"}), forCertificate("other"))

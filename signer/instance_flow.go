@@ -52,6 +52,9 @@ func instanceOrder(id string) string { return "the application on CAS instance "
 // updates for a while, which Terraform retries.
 const codeUpdateProtection = "InvalidStatus.UpdateProtection"
 
+// firstLook is how long after ApplyCertificate the application is first looked at.
+const firstLook = 2 * time.Second
+
 // Sign advances the request's application by one step.
 func (s *instanceSigner) Sign(ctx context.Context, req Request, store StateStore) (Outcome, error) {
 	csr, err := CheckRequest(req, "")
@@ -130,9 +133,17 @@ func pendingOr(p *Pending, err error) (Outcome, error) {
 }
 
 // ours reports whether the application on the instance is this request's: the CSR on the
-// instance is the request's (an instance that does not echo its CSR is trusted).
+// instance is the request's. An instance that does not echo its CSR, or not as PEM (what
+// GetInstanceDetail echoes is unverified), is trusted: taking another instance could apply
+// twice.
 func (a *application) ours(d *aliyun.Instance) bool {
-	return d.CSR == "" || csrDigest(d.CSR) == a.st.CSRDigest
+	return csrOnInstanceIs(d, a.st.CSRDigest)
+}
+
+// csrOnInstanceIs reports whether the instance's CSR is the one of digest, or unknown.
+func csrOnInstanceIs(d *aliyun.Instance, digest string) bool {
+	got := csrDigest(d.CSR)
+	return got == "" || got == digest
 }
 
 // resume continues a request whose application is not known to have been submitted: a crash
@@ -216,7 +227,13 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 		return a.notWritten(ctx, err, "applying for %s on CAS instance %s", a.csr.MainDomain, id)
 	}
 	s.ordered()
-	return a.submitted(ctx, nil)
+	if err := a.markSubmitted(ctx); err != nil {
+		return Outcome{}, err
+	}
+	// The CA takes seconds to take the submission and publish its records: looking at once
+	// would cost a call that can only answer "processing".
+	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook),
+		Message: fmt.Sprintf("%s for %s is submitted to the CA", a.name(), a.csr.MainDomain)}), nil
 }
 
 // notWritten handles a failed UpdateInstance or ApplyCertificate.
@@ -267,15 +284,20 @@ func (a *application) notWritten(ctx context.Context, err error, format string, 
 
 // submitted records that the application is on its way and follows it.
 func (a *application) submitted(ctx context.Context, d *aliyun.Instance) (Outcome, error) {
+	if err := a.markSubmitted(ctx); err != nil {
+		return Outcome{}, err
+	}
+	return a.follow(ctx, d)
+}
+
+// markSubmitted records that the application was submitted (at the Creating mark).
+func (a *application) markSubmitted(ctx context.Context) error {
 	at := a.s.now().UTC()
 	if a.st.Creating != nil {
 		at = *a.st.Creating
 	}
 	a.st.Creating, a.st.OrderedAt = nil, &at
-	if err := a.save(ctx, "the application on CAS instance "+a.st.InstanceID); err != nil {
-		return Outcome{}, err
-	}
-	return a.follow(ctx, d)
+	return a.save(ctx, "the application on CAS instance "+a.st.InstanceID)
 }
 
 func (a *application) owner() string {

@@ -185,7 +185,7 @@ func (s *instanceSigner) Cancel(ctx context.Context, st OrderState) (Cancelled, 
 		}
 		return Cancelled{}, err
 	}
-	ours := d.CSR == "" || csrDigest(d.CSR) == st.CSRDigest
+	ours := csrOnInstanceIs(d, st.CSRDigest)
 	if d.Status == aliyun.InstancePending && ours {
 		err := s.client.CancelPendingCertificate(ctx, st.InstanceID)
 		if err != nil && !aliyun.IsCode(err, aliyun.CodeStatusNotSupport) {
