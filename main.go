@@ -1,6 +1,6 @@
 // Command aliyun-cas-issuer is a cert-manager external issuer for Alibaba
 // Cloud SSL Certificates Service (CAS). This file only wires the manager:
-// flags, scheme, controllers, probes and metrics.
+// flags, scheme, controllers, probes and metrics, and the preflight subcommand.
 package main
 
 import (
@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/preflight"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
@@ -31,6 +34,13 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "preflight" {
+		// Checks an account before installing: read-only calls, no Kubernetes.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := preflight.Main(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "aliyun-cas-issuer:", err)
 		os.Exit(1)

@@ -85,6 +85,11 @@ type Config struct {
 	// likely does (Alibaba's SDK dropped the version in 2021; its API metadata lists no
 	// operations for it since 2024).
 	LegacyAPI string
+	// Denials refuse RAM actions to AccessKeys (ram.go); DenyCode and DenyStatus are the
+	// answer (default Forbidden.RAM, 403).
+	Denials    []Denial
+	DenyCode   string
+	DenyStatus int
 	// TLS makes Start serve HTTPS with a certificate from the simulator's CA (for clients, such
 	// as credentials-go's STS providers, that only speak HTTPS). Trust RootPEM to use it.
 	TLS bool
@@ -143,6 +148,9 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	cfg.AccessKeys = keys
 
+	if err := cfg.normalizeDenials(); err != nil {
+		return cfg, err
+	}
 	if cfg.Validation == "" {
 		cfg.Validation = ValidationAuto
 	}

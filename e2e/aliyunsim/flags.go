@@ -12,8 +12,8 @@ import (
 // any other command that runs a simulator (so that every one of them takes the same flags).
 // Bind them with BindFlags, parse the flag set, then call Config.
 type Flags struct {
-	cfg                                         Config
-	keys, zones, foreign, packages, fail, roles list
+	cfg                                               Config
+	keys, zones, foreign, packages, fail, roles, deny list
 }
 
 // list is a repeatable string flag.
@@ -33,6 +33,9 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.Var(&f.packages, "package", "CODE:QUOTA[:MAXNAMES] resource package of a product (repeatable; default "+DefaultProduct+":20)")
 	fs.Var(&f.fail, "fail-domain", "domain suffix whose orders fail validation (repeatable)")
 	fs.Var(&f.roles, "role", "RAM role ARN that STS lets callers assume (repeatable; none = any well-formed ARN)")
+	fs.Var(&f.deny, "deny", "ID:ACTION: answer this RAM action (ApplyCertificate, yundun-cert:UpdateInstance, alidns:AddDomainRecord, yundun-cert:*) to AccessKey ID with a RAM denial (repeatable)")
+	fs.StringVar(&cfg.DenyCode, "deny-code", DefaultDenyCode, "error code of a RAM denial")
+	fs.IntVar(&cfg.DenyStatus, "deny-status", DefaultDenyStatus, "HTTP status of a RAM denial")
 	fs.IntVar(&cfg.DVInstances, "dv-instances", 0, "number of purchased DV instances (CAS 2018-07-13)")
 	fs.StringVar(&cfg.Validation, "validation", ValidationAuto, "domain validation: auto (at once) or dns (needs the TXT record or file)")
 	fs.DurationVar(&cfg.ValidationDelay, "validation-delay", 0, "time from a validated proof to the CA's review")
@@ -81,6 +84,13 @@ func (f *Flags) Config(requireAccessKey bool) (Config, error) {
 			cfg.Packages = map[string]Package{}
 		}
 		cfg.Packages[code] = pkg
+	}
+	for _, v := range f.deny {
+		d, err := ParseDenial(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Denials = append(cfg.Denials, d)
 	}
 	cfg.Zones = append([]string(nil), f.zones...)
 	cfg.ForeignZones = append([]string(nil), f.foreign...)

@@ -345,6 +345,10 @@ func (s *Simulator) handle(ctx context.Context, c *call) (obj, *apiError) {
 		s.mu.Unlock()
 		return nil, e
 	}
+	if e := s.authorize(c); e != nil {
+		s.mu.Unlock()
+		return nil, e
+	}
 	if !s.takeToken() {
 		s.st.throttled++
 		s.mu.Unlock()
