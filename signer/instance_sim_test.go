@@ -477,8 +477,13 @@ func TestSimInstanceContactMadeByAnotherIssuer(t *testing.T) {
 	sim, url := instanceSim(t, issuers, nil)
 	start := make(chan struct{})
 	errs := make(chan error, issuers)
+	insts := sim.State().Instances
 	for i := range issuers {
-		sg := newInstanceSigner(t, instanceConfig(url))
+		// An instance of its own each: which instances other requests hold
+		// is the controller's to say, and the concern here is the contact.
+		cfg := instanceConfig(url)
+		cfg.Instance.InstanceIDs = []string{insts[i].ID}
+		sg := newInstanceSigner(t, cfg)
 		name := fmt.Sprintf("c%d.example.com", i)
 		csr := csrFor(t, ecKey(t, elliptic.P256()), name)
 		go func() {
