@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	keyID     = "LTAIpreflighttest"
+	keyID     = "preflight-test-key-id"
 	keySecret = "preflight-test-secret-value"
 )
 
