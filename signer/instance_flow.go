@@ -3,6 +3,8 @@ package signer
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +44,31 @@ type instanceSigner struct {
 }
 
 func newInstanceSigner(base flow) *instanceSigner {
-	return &instanceSigner{flow: base, instances: newInstancePicker()}
+	return &instanceSigner{flow: base, instances: accountPicker(base.cfg)}
+}
+
+// accountPickers hold one instancePicker per Alibaba Cloud account (endpoint
+// and identity): several issuers may share an account's instances (a
+// ClusterIssuer and a namespaced Issuer with the same AccessKey, or an
+// issuer rebuilt after an edit), and two of their requests signed at the
+// same moment must not pick the same inactive instance before either's
+// state is visible to the other.
+var accountPickers = struct {
+	sync.Mutex
+	byAccount map[string]*instancePicker
+}{byAccount: map[string]*instancePicker{}}
+
+func accountPicker(cfg Config) *instancePicker {
+	c := cfg.Credentials
+	account := strings.Join([]string{cfg.Endpoint, c.AccessKeyID, c.RoleARN, strconv.FormatBool(c.Ambient)}, "|")
+	accountPickers.Lock()
+	defer accountPickers.Unlock()
+	p, ok := accountPickers.byAccount[account]
+	if !ok {
+		p = newInstancePicker()
+		accountPickers.byAccount[account] = p
+	}
+	return p
 }
 
 // instanceOrder names a request's application for people.

@@ -504,3 +504,38 @@ func TestSimInstanceContactMadeByAnotherIssuer(t *testing.T) {
 		t.Fatalf("%d CreateContact calls", n)
 	}
 }
+
+// TestSimInstanceTwoIssuersOfOneAccount: two issuers with the same account
+// (a ClusterIssuer and an Issuer sharing an AccessKey) sign at the same
+// moment; each request gets an instance of its own, though neither's state
+// is visible to the other yet.
+func TestSimInstanceTwoIssuersOfOneAccount(t *testing.T) {
+	sim, url := instanceSim(t, 2, nil)
+	start := make(chan struct{})
+	errs := make(chan error, 2)
+	for i := range 2 {
+		sg := newInstanceSigner(t, instanceConfig(url))
+		name := fmt.Sprintf("i%d.example.com", i)
+		csr := csrFor(t, ecKey(t, elliptic.P256()), name)
+		go func() {
+			<-start
+			_, err := drive(t, sg, signer.Request{Name: name, Owner: name, CSRPEM: csr}, &memStore{}, 20*time.Second)
+			errs <- err
+		}()
+	}
+	close(start)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	per, total := applications(sim)
+	if total != 2 || len(per) != 2 {
+		t.Fatalf("applications %v (%d in all), want one on each of the 2 instances", per, total)
+	}
+	for id, n := range per {
+		if n != 1 {
+			t.Errorf("instance %s: %d applications, want 1", id, n)
+		}
+	}
+}
