@@ -36,6 +36,9 @@ type Config struct {
 	ThrottleQPS float64
 	// IssuerArgs are extra flags for the issuer process.
 	IssuerArgs []string
+	// Scenarios are the letters of the scenarios to run ("ABC" when empty);
+	// a partial run is for working on one of them.
+	Scenarios string
 	// OutDir receives results.json, results.md and latency.svg.
 	OutDir string
 	// Stdout receives the Markdown table; Log progress lines.
@@ -119,39 +122,22 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 
-	logf("scenario A: throughput, %d Certificates at once, %d rounds per issuer (%d with orderAPI Instance)", cfg.N, cfg.Rounds, cfg.InstanceRounds)
-	if res.A, err = runThroughput(ctx, e, cfg.N, cfg.Rounds, cfg.InstanceRounds, cfg.ThroughputArgs); err != nil {
-		return fail(fmt.Errorf("scenario A: %w", err))
-	}
-
-	logf("scenario B: cost per certificate, N=%d", cfg.CostN)
-	poll := ""
-	if cfg.CostPollInterval > 0 {
-		poll = cfg.CostPollInterval.String()
-	}
-	if err := e.startIssuer(ctx, nil); err != nil {
-		return fail(fmt.Errorf("restarting the issuer with its default rate limit: %w", err))
-	}
-	for _, api := range []v1alpha1.OrderAPI{v1alpha1.OrderAPICSR, v1alpha1.OrderAPIInstance} {
-		ref, err := e.aliyunIssuer(ctx, costIssuerName(api), api, cfg.CostPollInterval)
-		if err != nil {
-			return fail(fmt.Errorf("scenario B (orderAPI %s): %w", api, err))
-		}
-		for _, d := range []struct {
-			delay  time.Duration
-			rounds int
-		}{{0, cfg.Rounds}, {cfg.CostDelay, cfg.CostDelayedRounds}} {
-			c, err := runCost(ctx, e, ref, api, poll, cfg.CostN, d.rounds, d.delay)
-			if err != nil {
-				return fail(fmt.Errorf("scenario B (orderAPI %s, validation delay %s): %w", api, d.delay, err))
-			}
-			res.B = append(res.B, c)
+	if cfg.runs('A') {
+		logf("scenario A: throughput, %d Certificates at once, %d rounds per issuer (%d with orderAPI Instance)", cfg.N, cfg.Rounds, cfg.InstanceRounds)
+		if res.A, err = runThroughput(ctx, e, cfg.N, cfg.Rounds, cfg.InstanceRounds, cfg.ThroughputArgs); err != nil {
+			return fail(fmt.Errorf("scenario A: %w", err))
 		}
 	}
-
-	logf("scenario C: throttling at %g calls/s, N=%d", cfg.ThrottleQPS, cfg.ThrottleN)
-	if res.C, err = runThrottle(ctx, e, cfg.ThrottleN, cfg.ThrottleQPS, signer.DefaultRateLimit, signer.DefaultBurst); err != nil {
-		return fail(fmt.Errorf("scenario C: %w", err))
+	if cfg.runs('B') {
+		if err := runCostScenario(ctx, e, cfg, res, logf); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.runs('C') {
+		logf("scenario C: throttling at %g calls/s, N=%d", cfg.ThrottleQPS, cfg.ThrottleN)
+		if res.C, err = runThrottle(ctx, e, cfg.ThrottleN, cfg.ThrottleQPS, signer.DefaultRateLimit, signer.DefaultBurst); err != nil {
+			return fail(fmt.Errorf("scenario C: %w", err))
+		}
 	}
 
 	res.Seconds = round3(time.Since(start).Seconds())
@@ -161,6 +147,40 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	logf("done: results in %s", cfg.OutDir)
 	return res, nil
+}
+
+// runs tells whether scenario letter is part of this run.
+func (cfg Config) runs(letter byte) bool {
+	return cfg.Scenarios == "" || strings.IndexByte(strings.ToUpper(cfg.Scenarios), letter) >= 0
+}
+
+// runCostScenario is scenario B for both order APIs, with and without a validation delay.
+func runCostScenario(ctx context.Context, e *env, cfg Config, res *Results, logf func(string, ...any)) error {
+	logf("scenario B: cost per certificate, N=%d", cfg.CostN)
+	poll := ""
+	if cfg.CostPollInterval > 0 {
+		poll = cfg.CostPollInterval.String()
+	}
+	if err := e.startIssuer(ctx, nil); err != nil {
+		return fmt.Errorf("restarting the issuer with its default rate limit: %w", err)
+	}
+	for _, api := range []v1alpha1.OrderAPI{v1alpha1.OrderAPICSR, v1alpha1.OrderAPIInstance} {
+		ref, err := e.aliyunIssuer(ctx, costIssuerName(api), api, cfg.CostPollInterval)
+		if err != nil {
+			return fmt.Errorf("scenario B (orderAPI %s): %w", api, err)
+		}
+		for _, d := range []struct {
+			delay  time.Duration
+			rounds int
+		}{{0, cfg.Rounds}, {cfg.CostDelay, cfg.CostDelayedRounds}} {
+			c, err := runCost(ctx, e, ref, api, poll, cfg.CostN, d.rounds, d.delay)
+			if err != nil {
+				return fmt.Errorf("scenario B (orderAPI %s, validation delay %s): %w", api, d.delay, err)
+			}
+			res.B = append(res.B, c)
+		}
+	}
+	return nil
 }
 
 // instancesNeeded is how many V2.0 instances the Instance rounds use: each

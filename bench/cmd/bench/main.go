@@ -37,6 +37,7 @@ func main() {
 	flag.IntVar(&cfg.ThrottleN, "throttle-n", 100, "Certificates of the throttling scenario")
 	flag.Float64Var(&cfg.ThrottleQPS, "throttle-qps", 5, "calls per second the simulator allows in the throttling scenario")
 	issuerArgs := flag.String("issuer-args", os.Getenv("BENCH_ISSUER_ARGS"), "extra flags for the issuer process, space separated (env BENCH_ISSUER_ARGS)")
+	flag.StringVar(&cfg.Scenarios, "scenarios", os.Getenv("BENCH_SCENARIOS"), "letters of the scenarios to run, e.g. B or AC (empty: all; env BENCH_SCENARIOS)")
 	flag.StringVar(&cfg.OutDir, "out", "bench", "directory for results.json, results.md and latency.svg")
 	timeout := flag.Duration("timeout", 0, "give up after this long (0: only the per-batch bounds apply)")
 	flag.Parse()
