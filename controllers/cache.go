@@ -3,7 +3,11 @@ package controllers
 import (
 	"strings"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -17,21 +21,67 @@ const SecretNamespacesEnv = "ALIYUN_CAS_ISSUER_SECRET_NAMESPACES"
 // watch Secret metadata) to secretNamespaces, a comma-separated list as in
 // SecretNamespacesEnv; the cluster resource namespace is always included.
 // "*" or an empty list caches Secrets of every namespace.
+//
+// The caches hold every CertificateRequest and every Secret's metadata of
+// the cluster (cert-manager makes one Secret per Certificate, two while it
+// renews), so they keep only what the controllers read from them: no
+// managed fields anywhere, no CSR, certificate or CA in cached
+// CertificateRequests (a request is read from the API server before
+// anything is done with it), nothing but the identity and version of a
+// Secret.
 func CacheOptions(secretNamespaces, clusterResourceNamespace string) cache.Options {
+	secrets := cache.ByObject{Transform: slimSecretMetadata}
+	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&cmapi.CertificateRequest{}: {Transform: slimRequest},
+		},
+	}
 	secretNamespaces = strings.TrimSpace(secretNamespaces)
-	if secretNamespaces == "" || secretNamespaces == "*" {
-		return cache.Options{}
-	}
-	nss := map[string]cache.Config{}
-	for ns := range strings.SplitSeq(secretNamespaces, ",") {
-		if ns = strings.TrimSpace(ns); ns == "*" {
-			return cache.Options{}
-		} else if ns != "" {
-			nss[ns] = cache.Config{}
+	if secretNamespaces != "" && secretNamespaces != "*" {
+		nss := map[string]cache.Config{}
+		for ns := range strings.SplitSeq(secretNamespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns == "*" {
+				nss = nil
+				break
+			} else if ns != "" {
+				nss[ns] = cache.Config{}
+			}
 		}
+		if nss != nil && clusterResourceNamespace != "" {
+			nss[clusterResourceNamespace] = cache.Config{}
+		}
+		secrets.Namespaces = nss
 	}
-	if clusterResourceNamespace != "" {
-		nss[clusterResourceNamespace] = cache.Config{}
+	// Secrets are watched as metadata only: the ByObject entry for the
+	// typed Secret applies to its metadata informer too.
+	opts.ByObject[&corev1.Secret{}] = secrets
+	return opts
+}
+
+// slimRequest drops from a cached CertificateRequest what the cache's
+// readers (predicates, indexes, the holder look-ups) never read.
+var slimRequest toolscache.TransformFunc = func(in any) (any, error) {
+	if cr, ok := in.(*cmapi.CertificateRequest); ok {
+		cr.ManagedFields = nil
+		cr.Spec.Request = nil
+		cr.Status.Certificate = nil
+		cr.Status.CA = nil
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: nss}}}
+	return in, nil
+}
+
+// slimSecretMetadata keeps of a Secret's metadata its identity and
+// version: the controllers look Secrets up by name and compare versions
+// (the values are always read from the API server).
+var slimSecretMetadata toolscache.TransformFunc = func(in any) (any, error) {
+	if m, ok := in.(*metav1.PartialObjectMetadata); ok {
+		m.ObjectMeta = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
+			ResourceVersion: m.ResourceVersion, Generation: m.Generation, DeletionTimestamp: m.DeletionTimestamp}
+		return m, nil
+	}
+	if o, err := meta.Accessor(in); err == nil && o.GetManagedFields() != nil {
+		o.SetManagedFields(nil)
+	}
+	return in, nil
 }

@@ -2,14 +2,17 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
@@ -205,25 +208,71 @@ func TestSecretOutsideCache(t *testing.T) {
 }
 
 func TestCacheOptions(t *testing.T) {
-	if o := controllers.CacheOptions("*", "cert-manager"); o.ByObject != nil {
-		t.Errorf("* restricted the cache: %+v", o)
-	}
-	if o := controllers.CacheOptions("", "cert-manager"); o.ByObject != nil {
-		t.Errorf("empty restricted the cache: %+v", o)
-	}
-	o := controllers.CacheOptions(" a, b ,,", "cert-manager")
-	for _, bo := range o.ByObject {
-		if len(bo.Namespaces) != 3 {
-			t.Errorf("namespaces %v, want a, b and cert-manager", bo.Namespaces)
-		}
-		for _, ns := range []string{"a", "b", "cert-manager"} {
-			if _, ok := bo.Namespaces[ns]; !ok {
-				t.Errorf("namespace %s missing from %v", ns, bo.Namespaces)
+	secretNamespaces := func(o cache.Options) map[string]cache.Config {
+		for obj, bo := range o.ByObject {
+			if _, ok := obj.(*corev1.Secret); ok {
+				return bo.Namespaces
 			}
 		}
+		t.Fatalf("no Secret entry in %v", o.ByObject)
+		return nil
 	}
-	if len(o.ByObject) != 1 {
-		t.Errorf("ByObject = %v", o.ByObject)
+	for _, all := range []string{"*", "", "a,*"} {
+		if nss := secretNamespaces(controllers.CacheOptions(all, "cert-manager")); nss != nil {
+			t.Errorf("%q restricted the Secret cache to %v", all, nss)
+		}
+	}
+	nss := secretNamespaces(controllers.CacheOptions(" a, b ,,", "cert-manager"))
+	if len(nss) != 3 {
+		t.Errorf("namespaces %v, want a, b and cert-manager", nss)
+	}
+	for _, ns := range []string{"a", "b", "cert-manager"} {
+		if _, ok := nss[ns]; !ok {
+			t.Errorf("namespace %s missing from %v", ns, nss)
+		}
+	}
+}
+
+// The caches keep of a CertificateRequest and of a Secret's metadata only
+// what the controllers read from them.
+func TestCacheTransforms(t *testing.T) {
+	o := controllers.CacheOptions("", "cert-manager")
+	transform := func(kind client.Object, in any) any {
+		t.Helper()
+		for obj, bo := range o.ByObject {
+			if fmt.Sprintf("%T", obj) == fmt.Sprintf("%T", kind) {
+				out, err := bo.Transform(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+		}
+		t.Fatalf("no cache entry for %T", kind)
+		return nil
+	}
+	managed := []metav1.ManagedFieldsEntry{{Manager: "cert-manager", Operation: metav1.ManagedFieldsOperationApply}}
+	cr := &cmapi.CertificateRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "n", UID: "u", ManagedFields: managed,
+			Annotations: map[string]string{v1alpha1.AnnotationOrderID: "42"}, Finalizers: []string{v1alpha1.FinalizerCancelOrder}},
+		Spec:   cmapi.CertificateRequestSpec{Request: []byte("csr"), IssuerRef: cmmeta.IssuerReference{Name: "i", Group: v1alpha1.GroupName}},
+		Status: cmapi.CertificateRequestStatus{Certificate: []byte("chain"), CA: []byte("root"), Conditions: []cmapi.CertificateRequestCondition{{Type: cmapi.CertificateRequestConditionReady}}},
+	}
+	got := transform(&cmapi.CertificateRequest{}, cr.DeepCopy()).(*cmapi.CertificateRequest)
+	if got.ManagedFields != nil || got.Spec.Request != nil || got.Status.Certificate != nil || got.Status.CA != nil {
+		t.Errorf("cached request keeps what nothing reads: %+v", got)
+	}
+	if got.Annotations[v1alpha1.AnnotationOrderID] != "42" || len(got.Finalizers) != 1 || got.Spec.IssuerRef != cr.Spec.IssuerRef || len(got.Status.Conditions) != 1 || got.UID != "u" {
+		t.Errorf("cached request lost what the predicates and indexes read: %+v", got)
+	}
+	sec := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n", UID: "u", ResourceVersion: "7",
+		ManagedFields: managed, Annotations: map[string]string{"cert-manager.io/common-name": "x"}, Labels: map[string]string{"a": "b"}}}
+	gotSec := transform(&corev1.Secret{}, sec).(*metav1.PartialObjectMetadata)
+	if gotSec.Name != "s" || gotSec.Namespace != "n" || gotSec.UID != "u" || gotSec.ResourceVersion != "7" {
+		t.Errorf("cached Secret metadata lost its identity or version: %+v", gotSec.ObjectMeta)
+	}
+	if gotSec.ManagedFields != nil || gotSec.Annotations != nil || gotSec.Labels != nil {
+		t.Errorf("cached Secret metadata keeps what nothing reads: %+v", gotSec.ObjectMeta)
 	}
 }
 

@@ -123,7 +123,8 @@ type manager struct {
 // stop is called).
 func startManager(t *testing.T, opts controllers.Options) *manager {
 	t.Helper()
-	return startManagerWithCache(t, opts, cache.Options{})
+	// The caches as the binary configures them (what they drop is never read).
+	return startManagerWithCache(t, opts, controllers.CacheOptions("", opts.ClusterResourceNamespace))
 }
 
 func startManagerWithCache(t *testing.T, opts controllers.Options, cacheOpts cache.Options) *manager {
