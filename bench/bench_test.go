@@ -148,7 +148,7 @@ func TestReportAndSVG(t *testing.T) {
 	r := &Results{A: a, B: []*Cost{
 		cost("CSR", 0, 2), cost("CSR", 60, 7), cost("Instance", 0, 5.5), cost("Instance", 60, 9),
 	}}
-	r.B[0].WritesPerCert = statOf(4)
+	r.B[0].WritesPerCert = statOf(5)
 	r.Settings.V2Instances, r.Settings.RecordsDelaySeconds = 12, 0.2
 	r.Targets = targets(r)
 	want := map[string]string{"met": "", "missed": ""}
@@ -164,6 +164,22 @@ func TestReportAndSVG(t *testing.T) {
 				t.Errorf("%q not %s: %+v", n, status, r.Targets)
 			}
 		}
+	}
+	// The size-dependent goals: ≤ 1.0 and ≤ 150 MiB at N=5000.
+	big := *a
+	big.N, big.RatioP50, big.Resources.PeakRSSMiB = 5000, 0.9, 151
+	if tg := ratioTarget(&big, "CSR", big.Aliyun, big.RatioP50, 1); tg.Status != "met" {
+		t.Errorf("ratio 0.9 at N=5000: %+v", tg)
+	}
+	if tg := ratioTarget(&big, "CSR", big.Aliyun, 1.1, 1); tg.Status != "missed" {
+		t.Errorf("ratio 1.1 at N=5000: %+v", tg)
+	}
+	if tg := rssTarget(&big); tg.Status != "missed" {
+		t.Errorf("151 MiB at N=5000: %+v", tg)
+	}
+	big.N, big.Resources.PeakRSSMiB = 1000, 79
+	if tg := rssTarget(&big); tg.Status != "met" {
+		t.Errorf("79 MiB at N=1000: %+v", tg)
 	}
 	md := markdown(r)
 	for _, line := range []string{

@@ -54,26 +54,15 @@ func targets(r *Results) []Target {
 		}
 	}
 	out = append(out, Target{
-		Name: "Issuer API-server writes (POST/PUT/PATCH) per certificate", Goal: "≤ 3",
-		Value: fmtNum(worst), Status: status(worst <= 3), Note: strings.Join(where, "; "),
+		Name: "Issuer API-server writes (POST/PUT/PATCH) per certificate", Goal: "≤ 4",
+		Value: fmtNum(worst), Status: status(worst <= 4), Note: strings.Join(where, "; "),
 	})
 	if a := r.A; a != nil {
 		out = append(out, ratioTarget(a, "CSR", a.Aliyun, a.RatioP50, a.RatioWall))
 		if a.InstanceRounds > 0 {
 			out = append(out, ratioTarget(a, "Instance", a.Instance, a.InstanceRatioP50, a.InstanceRatioWall))
 		}
-		rss := Target{
-			Name:  "Issuer peak RSS at N=1000",
-			Goal:  "≤ 80 MiB",
-			Value: fmt.Sprintf("%s MiB at N=%d", fmtNum(a.Resources.PeakRSSMiB), a.N),
-		}
-		if a.N >= 1000 {
-			rss.Status = status(a.Resources.PeakRSSMiB <= 80)
-		} else {
-			rss.Status = "not measured"
-			rss.Note = "run with BENCH_N=1000"
-		}
-		out = append(out, rss)
+		out = append(out, rssTarget(a))
 	}
 	return out
 }
@@ -96,18 +85,56 @@ func callsLimit(orderAPI string, delaySeconds float64) float64 {
 	}
 }
 
+// ratioGoal is the goal for the time-to-Ready ratio against the CA issuer
+// at n Certificates: within 25 % at the default N, at least as fast at
+// 1000 and more (where both wait on cert-manager and the API server, and
+// the issuer must not be what bounds them). Zero: no goal at that size.
+func ratioGoal(n int) float64 {
+	switch {
+	case n >= 1000:
+		return 1.0
+	case n == 200:
+		return 1.25
+	}
+	return 0
+}
+
 // ratioTarget judges one order API's time to Ready against the CA issuer.
 func ratioTarget(a *Throughput, orderAPI string, t *IssuerThroughput, ratioP50, ratioWall float64) Target {
+	goal := ratioGoal(a.N)
 	tg := Target{
-		Name:   fmt.Sprintf("Time-to-Ready ratio this issuer (orderAPI %s) / CA issuer (median p50), N=%d", orderAPI, a.N),
-		Goal:   "≤ 1.25 at N=200",
-		Value:  fmtNum(ratioP50),
-		Status: status(ratioP50 <= 1.25),
-		Note:   fmt.Sprintf("p50 %ss vs %ss; wall-time ratio %s", fmtNum(t.P50.Median), fmtNum(a.CA.P50.Median), fmtNum(ratioWall)),
+		Name:  fmt.Sprintf("Time-to-Ready ratio this issuer (orderAPI %s) / CA issuer (median p50), N=%d", orderAPI, a.N),
+		Goal:  "≤ 1.25 at N=200, ≤ 1.0 at N=1000 and N=5000",
+		Value: fmtNum(ratioP50),
+		Note:  fmt.Sprintf("p50 %ss vs %ss; wall-time ratio %s", fmtNum(t.P50.Median), fmtNum(a.CA.P50.Median), fmtNum(ratioWall)),
 	}
-	if a.N != 200 {
+	if goal == 0 {
 		tg.Status = "not measured"
-		tg.Note += fmt.Sprintf("; measured at N=%d, the goal is for N=200", a.N)
+		tg.Note += fmt.Sprintf("; measured at N=%d, the goals are for N=200, 1000 and 5000", a.N)
+		return tg
+	}
+	tg.Status = status(ratioP50 <= goal)
+	return tg
+}
+
+// rssTarget judges the issuer's peak RSS: ≤ 80 MiB at N=1000, ≤ 150 MiB at
+// N=5000 (the caches hold every CertificateRequest and Secret of the
+// cluster, so memory grows with the cluster, not with the requests in
+// flight).
+func rssTarget(a *Throughput) Target {
+	tg := Target{
+		Name:  "Issuer peak RSS",
+		Goal:  "≤ 80 MiB at N=1000, ≤ 150 MiB at N=5000",
+		Value: fmt.Sprintf("%s MiB at N=%d", fmtNum(a.Resources.PeakRSSMiB), a.N),
+	}
+	switch {
+	case a.N >= 5000:
+		tg.Status = status(a.Resources.PeakRSSMiB <= 150)
+	case a.N >= 1000:
+		tg.Status = status(a.Resources.PeakRSSMiB <= 80)
+	default:
+		tg.Status = "not measured"
+		tg.Note = "run with BENCH_N=1000 or BENCH_N=5000"
 	}
 	return tg
 }

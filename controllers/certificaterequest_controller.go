@@ -268,6 +268,7 @@ func (a *attempt) decideAndApply(ctx context.Context, out signer.Outcome, err er
 	}
 	in := a.signResult(out, err, a.retryDelay)
 	in.nextKeySecret = a.cr.GetAnnotations()[cmapi.CertificateRequestPrivateKeyAnnotationKey]
+	in.sinceOrdered = sinceOrdered(loadState(a.cr), time.Now())
 	if c := requestCondition(a.cr, cmapi.CertificateRequestConditionReady); c != nil {
 		in.lastMessage = c.Message
 	}
@@ -324,11 +325,11 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 		return changed
 	}
 	base := cr.DeepCopy()
-	if write(cr) {
+	if !v.quiet && write(cr) {
 		if err := a.patchStatusOnce(ctx, base, write); err != nil {
 			return requeueOnWriteRace(err)
 		}
-		if v.event != nil {
+		if v.event != nil && !v.event.conditionSays {
 			r.event(cr, a.iss, v.event.typ, v.event.reason, v.event.action, v.event.text)
 		}
 	}

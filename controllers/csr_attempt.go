@@ -98,6 +98,7 @@ func (a *csrAttempt) decideAndApply(ctx context.Context, out signer.Outcome, err
 	}
 	in := a.signResult(out, err, a.retryDelay)
 	in.lastMessage = a.r.lastSaid(a.csr)
+	in.sinceOrdered = sinceOrdered(loadState(a.csr), time.Now())
 	return a.apply(ctx, decide(in))
 }
 

@@ -85,6 +85,9 @@ type verdict struct {
 	failed bool
 	// event, when set, is emitted if the condition changed.
 	event *note
+	// quiet: a pending step looked at again within seconds, just after
+	// the order was placed; nothing is written (see quietPending).
+	quiet bool
 	// warnings are emitted as Warning Events whatever changed (the signer
 	// reports each once).
 	warnings []string
@@ -109,6 +112,14 @@ type verdict struct {
 // note is an Event.
 type note struct {
 	typ, reason, action, text string
+	// conditionSays: a CertificateRequest's Ready condition says the
+	// same, so only a CertificateSigningRequest (which has no condition
+	// for a pending order) gets the Event. An Event per pending step
+	// would be one more API-server write per certificate for what
+	// `kubectl describe` already shows; Events stay for what an admin
+	// must not miss: the issuance, failures, every kind of trouble, and
+	// changes the issuer made outside the cluster (a DNS record).
+	conditionSays bool
 }
 
 // signResult is everything decide looks at.
@@ -125,6 +136,9 @@ type signResult struct {
 	err        error
 	// poll is the issuer's poll interval, for outcomes that name no time.
 	poll time.Duration
+	// sinceOrdered is how long ago the order was placed (zero when no
+	// order is recorded).
+	sinceOrdered time.Duration
 	// backoff is the next retry delay of this request after a transient
 	// error.
 	backoff time.Duration
@@ -169,11 +183,15 @@ func decideOutcome(in signResult) verdict {
 				msg = "order pending: " + p.Reason
 			}
 		}
-		return verdict{
+		v := verdict{
 			status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: msg,
-			event:   &note{typ: "Normal", reason: conditionReason(p.Reason, eventOrderPending), action: actionSign, text: msg},
+			event:   &note{typ: "Normal", reason: conditionReason(p.Reason, eventOrderPending), action: actionSign, text: msg, conditionSays: !p.Notify},
 			requeue: pollDelay(p.RetryAfter, in.poll), pendingMetric: true, forget: true,
 		}
+		if p.Brief && quietPending(v.requeue, in.sinceOrdered) {
+			v.quiet, v.event = true, nil
+		}
+		return v
 	case signer.OutcomeAdoptKey:
 		// The key is in the next-private-key Secret by now (attempt.sign
 		// writes it before deciding).
@@ -244,6 +262,30 @@ func waitForIssuer(msg string) verdict {
 		event:       &note{typ: "Warning", reason: eventIssuerNotReady, action: actionSign, text: msg},
 		awaitIssuer: true,
 	}
+}
+
+// A brief pending step (signer.Pending.Brief: a V2.0 application is first
+// looked at 2 s after its submission) of an order placed moments ago is
+// not written: its condition would be replaced before anyone reads it.
+// Only within quietWindow of the order, so that an order that keeps
+// answering "in a moment" is told about all the same.
+const (
+	quickLook   = 5 * time.Second
+	quietWindow = 30 * time.Second
+)
+
+// quietPending reports whether a brief pending step looked at again after
+// requeue, sinceOrdered after its order was placed, goes unwritten.
+func quietPending(requeue, sinceOrdered time.Duration) bool {
+	return sinceOrdered > 0 && sinceOrdered < quietWindow && requeue <= quickLook
+}
+
+// sinceOrdered is how long ago st's order was placed (zero when none is).
+func sinceOrdered(st signer.OrderState, now time.Time) time.Duration {
+	if st.OrderedAt == nil {
+		return 0
+	}
+	return max(now.Sub(*st.OrderedAt), time.Nanosecond)
 }
 
 // pollDelay is when to look at a pending order again: when the signer

@@ -86,6 +86,7 @@ func TestDecide(t *testing.T) {
 		forget   bool
 		retry    bool
 		awaitIss bool
+		quiet    bool // no status write
 	}
 	for _, tc := range []struct {
 		name string
@@ -99,7 +100,7 @@ func TestDecide(t *testing.T) {
 			want: want{status: cmmeta.ConditionTrue, reason: cmapi.CertificateRequestReasonIssued,
 				message: "CAS order 42 issued a certificate valid until 2027-02-26T00:00:00Z",
 				event: &note{"Normal", eventIssued, actionSign, "CAS order 42 issued a certificate valid until 2027-02-26T00:00:00Z; " +
-					"the requested duration 1h is not honoured by CAS; key [redacted]"},
+					"the requested duration 1h is not honoured by CAS; key [redacted]", false},
 				then: thenFinish, cert: "CHAIN", forget: true},
 		},
 		{
@@ -107,20 +108,55 @@ func TestDecide(t *testing.T) {
 			in: signResult{poll: 30 * time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
 				Pending: &signer.Pending{Reason: "DomainVerify", Message: "create DNS TXT record x = y", RetryAfter: 7 * time.Second}}},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "create DNS TXT record x = y",
-				event: &note{"Normal", "DomainVerify", actionSign, "create DNS TXT record x = y"}, requeue: 7 * time.Second, forget: true},
+				event: &note{"Normal", "DomainVerify", actionSign, "create DNS TXT record x = y", true}, requeue: 7 * time.Second, forget: true},
+		},
+		{
+			name: "brief pending, looked at again within seconds of the order: nothing written",
+			in: signResult{poll: 30 * time.Second, sinceOrdered: time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
+				Pending: &signer.Pending{Reason: "Submitting", Message: "submitted", RetryAfter: 2 * time.Second, Brief: true}}},
+			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "submitted",
+				requeue: 2 * time.Second, forget: true, quiet: true},
+		},
+		{
+			name: "brief pending, but the order is no longer fresh: written",
+			in: signResult{poll: 30 * time.Second, sinceOrdered: quietWindow, outcome: signer.Outcome{Kind: signer.OutcomePending,
+				Pending: &signer.Pending{Reason: "Submitting", Message: "submitted", RetryAfter: 2 * time.Second, Brief: true}}},
+			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "submitted",
+				event: &note{"Normal", "Submitting", actionSign, "submitted", true}, requeue: 2 * time.Second, forget: true},
+		},
+		{
+			name: "brief pending without an order: written",
+			in: signResult{poll: 30 * time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
+				Pending: &signer.Pending{Reason: "Submitting", Message: "submitted", RetryAfter: 2 * time.Second, Brief: true}}},
+			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "submitted",
+				event: &note{"Normal", "Submitting", actionSign, "submitted", true}, requeue: 2 * time.Second, forget: true},
+		},
+		{
+			name: "pending, looked at again within seconds, not brief: written",
+			in: signResult{poll: time.Second, sinceOrdered: time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
+				Pending: &signer.Pending{Reason: "DomainVerify", Message: "create DNS TXT record x = y", RetryAfter: quickLook}}},
+			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "create DNS TXT record x = y",
+				event: &note{"Normal", "DomainVerify", actionSign, "create DNS TXT record x = y", true}, requeue: quickLook, forget: true},
+		},
+		{
+			name: "pending after a change the issuer made outside the cluster: an Event too",
+			in: signResult{poll: 30 * time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
+				Pending: &signer.Pending{Reason: "DomainVerify", Message: "created DNS TXT record x", RetryAfter: 7 * time.Second, Notify: true}}},
+			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "created DNS TXT record x",
+				event: &note{"Normal", "DomainVerify", actionSign, "created DNS TXT record x", false}, requeue: 7 * time.Second, forget: true},
 		},
 		{
 			name: "pending without a time: the issuer's poll interval",
 			in:   signResult{poll: 30 * time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending, Pending: &signer.Pending{Reason: "CAReview"}}},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "order pending: CAReview",
-				event: &note{"Normal", "CAReview", actionSign, "order pending: CAReview"}, requeue: 30 * time.Second, forget: true},
+				event: &note{"Normal", "CAReview", actionSign, "order pending: CAReview", true}, requeue: 30 * time.Second, forget: true},
 		},
 		{
 			name: "pending: never a hot loop",
 			in: signResult{poll: 30 * time.Second, outcome: signer.Outcome{Kind: signer.OutcomePending,
 				Pending: &signer.Pending{Reason: "Throttling.User", Message: "m", RetryAfter: time.Millisecond}}},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "m",
-				event: &note{"Normal", "ThrottlingUser", actionSign, "m"}, requeue: time.Second, forget: true},
+				event: &note{"Normal", "ThrottlingUser", actionSign, "m", true}, requeue: time.Second, forget: true},
 		},
 		{
 			name: "adopt key",
@@ -130,7 +166,7 @@ func TestDecide(t *testing.T) {
 					AdoptKey:    &signer.AdoptKey{KeyPEM: []byte("KEY"), InstanceID: "cas-1"}}},
 			want: want{status: cmmeta.ConditionFalse, reason: reasonKeyAdopted,
 				message: adoptedMsg,
-				event:   &note{"Normal", reasonKeyAdopted, actionSign, adoptedMsg},
+				event:   &note{"Normal", reasonKeyAdopted, actionSign, adoptedMsg, false},
 				requeue: 30 * time.Second, forget: true},
 		},
 		{
@@ -138,20 +174,20 @@ func TestDecide(t *testing.T) {
 			in:   signResult{err: signer.Permanent("VerifyFailed", "the CA could not validate a.example.com with %s", secret), secrets: []string{secret}},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonFailed,
 				message: "VerifyFailed: the CA could not validate a.example.com with [redacted]",
-				event:   &note{"Warning", "VerifyFailed", actionSign, "the CA could not validate a.example.com with [redacted]"},
+				event:   &note{"Warning", "VerifyFailed", actionSign, "the CA could not validate a.example.com with [redacted]", false},
 				failed:  true, then: thenRelease, forget: true},
 		},
 		{
 			name: "issuer error waits and marks the issuer",
 			in:   signResult{issuerName: "prod", err: signer.Issuer("InvalidAccessKeyId", errors.New("bad key"))},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "issuer prod not ready: bad key",
-				event: &note{"Warning", eventIssuerNotReady, actionSign, "issuer prod not ready: bad key"}, then: thenMarkIssuer, awaitIss: true},
+				event: &note{"Warning", eventIssuerNotReady, actionSign, "issuer prod not ready: bad key", false}, then: thenMarkIssuer, awaitIss: true},
 		},
 		{
 			name: "transient error: retried, the longer delay wins",
 			in:   signResult{lastMessage: "create DNS TXT record", backoff: time.Second, err: signer.Transient("Throttling", 5*time.Second, errors.New("slow down"))},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "temporary error, will retry: Throttling: slow down",
-				event: &note{"Warning", "Throttling", actionRetry, "temporary error, will retry: Throttling: slow down"}, requeue: 5 * time.Second, retry: true},
+				event: &note{"Warning", "Throttling", actionRetry, "temporary error, will retry: Throttling: slow down", false}, requeue: 5 * time.Second, retry: true},
 		},
 		{
 			name: "transient error of the same kind again: no new Event",
@@ -164,14 +200,14 @@ func TestDecide(t *testing.T) {
 			name: "unclassified error: transient",
 			in:   signResult{lastMessage: "", backoff: time.Second, err: errors.New("connection reset")},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending, message: "temporary error, will retry: Retrying: connection reset",
-				event: &note{"Warning", eventRetrying, actionRetry, "temporary error, will retry: Retrying: connection reset"}, requeue: time.Second, retry: true},
+				event: &note{"Warning", eventRetrying, actionRetry, "temporary error, will retry: Retrying: connection reset", false}, requeue: time.Second, retry: true},
 		},
 		{
 			name: "an outcome of no kind is a transient error, never a certificate",
 			in:   signResult{lastMessage: "", backoff: time.Second, outcome: signer.Outcome{Certificate: issuedCert}},
 			want: want{status: cmmeta.ConditionFalse, reason: cmapi.CertificateRequestReasonPending,
 				message: `temporary error, will retry: UnknownOutcome: the signer answered with an outcome of unknown kind ""`,
-				event:   &note{"Warning", reasonUnknownOutcome, actionRetry, `temporary error, will retry: UnknownOutcome: the signer answered with an outcome of unknown kind ""`},
+				event:   &note{"Warning", reasonUnknownOutcome, actionRetry, `temporary error, will retry: UnknownOutcome: the signer answered with an outcome of unknown kind ""`, false},
 				requeue: time.Second, retry: true},
 		},
 	} {
@@ -188,7 +224,7 @@ func TestDecide(t *testing.T) {
 				t.Errorf("event %+v, want %+v", *v.event, *w.event)
 			}
 			if v.then != w.then || v.requeue != w.requeue || v.failed != w.failed || string(v.certificate) != w.cert ||
-				v.forget != w.forget || v.retry != w.retry || v.awaitIssuer != w.awaitIss {
+				v.forget != w.forget || v.retry != w.retry || v.awaitIssuer != w.awaitIss || v.quiet != w.quiet {
 				t.Errorf("got %+v, want %+v", v, w)
 			}
 			if w.then == thenFinish && v.unsaved != unsaved {

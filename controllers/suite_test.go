@@ -31,6 +31,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -129,8 +130,15 @@ func startManager(t *testing.T, opts controllers.Options) *manager {
 
 func startManagerWithCache(t *testing.T, opts controllers.Options, cacheOpts cache.Options) *manager {
 	t.Helper()
+	return startManagerWithConfig(t, env.Config, opts, cacheOpts)
+}
+
+// startManagerWithConfig runs the controllers with their own client
+// configuration (e.g. one that counts their requests).
+func startManagerWithConfig(t *testing.T, cfg *rest.Config, opts controllers.Options, cacheOpts cache.Options) *manager {
+	t.Helper()
 	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -30,6 +30,7 @@ func (p *alidnsProvider) presentDNS(ctx context.Context, v *Validation, st Order
 		Message:    fmt.Sprintf("%s (%s waits for domain validation of %s)", pr.Message, order, v.Domain),
 		RetryAfter: after,
 		Validation: v,
+		Notify:     true,
 	}), nil
 }
 

@@ -132,6 +132,7 @@ func (s *dvOrderSigner) order(ctx context.Context, req Request, csr *CheckedCSR,
 	if id == "" {
 		return pendingOutcome(&Pending{
 			Reason:     ReasonNoUsableInstance,
+			Notify:     true,
 			Message:    s.noInstanceMessage(len(candidates)),
 			RetryAfter: s.cfg.MaxPollInterval,
 		}), nil

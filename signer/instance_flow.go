@@ -258,7 +258,7 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	}
 	// The CA takes seconds to take the submission and publish its records: looking at once
 	// would cost a call that can only answer "processing".
-	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook),
+	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook), Brief: true,
 		Message: fmt.Sprintf("%s for %s is submitted to the CA", a.name(), a.csr.MainDomain)}), nil
 }
 

@@ -46,7 +46,7 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 			}
 			return Outcome{}, Permanent(ReasonApplicationFailed, "CAS refused the submission of %s for %s: %s", instanceOrder(id), a.csr.MainDomain, t.TaskMessage)
 		default:
-			return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
+			return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll), Brief: true,
 				Message: fmt.Sprintf("%s for %s is being submitted to the CA (task %s)", a.name(), a.csr.MainDomain, t.TaskStatus)}), nil
 		}
 	}
@@ -67,7 +67,7 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 	}
 	if d.Status != aliyun.InstancePending && a.s.now().Sub(*a.st.OrderedAt) < reflectGrace {
 		// The instance takes a few seconds to reflect a submission [TF].
-		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
+		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll), Brief: true,
 			Message: fmt.Sprintf("%s for %s is submitted; waiting for the instance to show it (status %s)", a.name(), a.csr.MainDomain, d.Status)}), nil
 	}
 	if d.Status != aliyun.InstancePending {
@@ -76,7 +76,7 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 	}
 	vs := instanceValidations(d.DomainValidationList)
 	if len(vs) == 0 {
-		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
+		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll), Brief: true,
 			Message: fmt.Sprintf("%s for %s is submitted; waiting for the CA's validation records", a.name(), a.csr.MainDomain)}), nil
 	}
 	return a.awaitRecords(ctx, vs)
@@ -91,6 +91,7 @@ func (a *application) awaitRecords(ctx context.Context, vs []*Validation) (Outco
 	after := a.s.pollAfter(a.st)
 	var msgs []string
 	reason := ReasonDomainVerify
+	acted := false
 	for _, v := range vs {
 		if a.s.dns == nil || v.Method != "DNS" {
 			msgs = append(msgs, v.Instruction())
@@ -100,7 +101,7 @@ func (a *application) awaitRecords(ctx context.Context, vs []*Validation) (Outco
 		if err != nil {
 			return Outcome{}, err
 		}
-		a.st = st
+		a.st, acted = st, true
 		msgs = append(msgs, pr.Message)
 		if pr.Reason != "" {
 			reason = pr.Reason
@@ -109,7 +110,7 @@ func (a *application) awaitRecords(ctx context.Context, vs []*Validation) (Outco
 			after = pr.RetryAfter
 		}
 	}
-	return pendingOutcome(&Pending{Reason: reason, RetryAfter: after, Validation: vs[0],
+	return pendingOutcome(&Pending{Reason: reason, RetryAfter: after, Validation: vs[0], Notify: acted,
 		Message: fmt.Sprintf("%s (%s waits for domain validation)", strings.Join(msgs, "; "), a.name())}), nil
 }
 

@@ -159,7 +159,7 @@ func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *Check
 		if len(s.cfg.Instance.InstanceIDs) > 0 {
 			what = "spec.instance.instanceIDs name"
 		}
-		return nil, &Pending{Reason: ReasonNoUsableInstance, RetryAfter: s.cfg.MaxPollInterval,
+		return nil, &Pending{Reason: ReasonNoUsableInstance, RetryAfter: s.cfg.MaxPollInterval, Notify: true,
 			Message: fmt.Sprintf("no usable CAS subscription instance for %s: %s %d DV instances (%s), %d of them inactive and free, %d held by other requests; waiting for one (buy a DV instance, or wait for other requests to finish)",
 				strings.Join(csr.Names, ", "), what, len(all), statusCounts(all), len(fresh), len(ids))}, nil
 	}

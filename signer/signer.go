@@ -177,6 +177,17 @@ type Pending struct {
 	RetryAfter time.Duration
 	// Validation is the record or file the CA checks, when known.
 	Validation *Validation
+	// Notify: people learn of this step from an Event too, not only from
+	// the request's condition: the issuer changed something outside the
+	// cluster (it made the validation record in Alidns), or the account
+	// lacks what only a person can provide (a usable instance). Other
+	// pending steps are told by the condition only.
+	Notify bool
+	// Brief: a step that takes seconds by nature (a V2.0 submission being
+	// processed) and is looked at again within seconds; the controller
+	// does not write it while the order is fresh, as the next look
+	// replaces it before anyone reads it.
+	Brief bool
 }
 
 // Validation is a domain-ownership proof the CA waits for.

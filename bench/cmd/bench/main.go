@@ -26,7 +26,7 @@ import (
 func main() {
 	cfg := bench.Config{Stdout: os.Stdout, Log: os.Stderr}
 	flag.IntVar(&cfg.N, "n", envInt("BENCH_N", 200), "Certificates per round of the throughput scenario (env BENCH_N)")
-	flag.IntVar(&cfg.Rounds, "rounds", envInt("BENCH_ROUNDS", 3), "rounds per issuer of the throughput scenario, and of the cost scenario without delay (env BENCH_ROUNDS)")
+	flag.IntVar(&cfg.Rounds, "rounds", envInt("BENCH_ROUNDS", 0), "rounds per issuer of the throughput scenario, and of the cost scenario without delay (env BENCH_ROUNDS; 0: 3, or 1 when -n is 1000 or more)")
 	flag.IntVar(&cfg.InstanceRounds, "instance-rounds", envInt("BENCH_INSTANCE_ROUNDS", 0), "rounds of the throughput scenario with orderAPI Instance, at most -rounds (0: as many as -rounds; env BENCH_INSTANCE_ROUNDS)")
 	rate := flag.Float64("rate-limit", 100, "the issuer's --aliyun-rate-limit in the throughput scenario (0: the issuer's default)")
 	burst := flag.Int("rate-burst", 100, "the issuer's --aliyun-burst in the throughput scenario (0: the issuer's default)")
@@ -42,6 +42,9 @@ func main() {
 	timeout := flag.Duration("timeout", 0, "give up after this long (0: only the per-batch bounds apply)")
 	flag.Parse()
 	cfg.IssuerArgs = strings.Fields(*issuerArgs)
+	if cfg.Rounds == 0 {
+		cfg.Rounds = defaultRounds(cfg.N)
+	}
 	if cfg.InstanceRounds == 0 {
 		cfg.InstanceRounds = cfg.Rounds
 	}
@@ -71,6 +74,16 @@ func main() {
 		stop()
 		os.Exit(1)
 	}
+}
+
+// defaultRounds is how many rounds run without -rounds: three at the
+// default N, for a median; one at 1000 Certificates and more, where a
+// round takes minutes and its figures vary less.
+func defaultRounds(n int) int {
+	if n >= 1000 {
+		return 1
+	}
+	return 3
 }
 
 func envInt(name string, def int) int {

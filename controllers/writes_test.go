@@ -1,0 +1,130 @@
+package controllers_test
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+)
+
+// writeCounter counts the controllers' writes (POST, PUT, PATCH, DELETE)
+// to the API server, by method and path.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes map[string]int
+}
+
+func (c *writeCounter) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			c.mu.Lock()
+			c.writes[r.Method+" "+r.URL.Path]++
+			c.mu.Unlock()
+		}
+		return next.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// in returns the writes whose path is in namespace ns, and their total.
+func (c *writeCounter) in(ns string) (map[string]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out, n := map[string]int{}, 0
+	for k, v := range c.writes {
+		if strings.Contains(k, "/namespaces/"+ns+"/") {
+			out[k] = v
+			n += v
+		}
+	}
+	return out, n
+}
+
+func describeWrites(w map[string]int) string {
+	var keys []string
+	for k, v := range w {
+		keys = append(keys, fmt.Sprintf("%s ×%d", k, v))
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// TestWritesPerIssuance counts the API-server writes of one issuance, the
+// figure the bench reports per certificate: each is a write in etcd and an
+// update to every watcher of CertificateRequests, so one more per
+// certificate is felt in a large cluster. What each is for:
+//
+//   - the intent to order, with the cancel-order finalizer (before the create);
+//   - the order id, as soon as CAS returns it (before the first look);
+//   - while the order waits: the Ready condition saying for what (once per
+//     change, never per poll);
+//   - the certificate, and its Issued Event;
+//   - the finalizer's removal.
+func TestWritesPerIssuance(t *testing.T) {
+	testKeys(t)
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		want  int
+	}{
+		{"issued at the first look", 0, 5},
+		{"validated seconds later", 3 * time.Second, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"digicert-free-1-free": {Quota: 5}}})
+			sim.SetDelays(tc.delay, 0)
+			counter := &writeCounter{writes: map[string]int{}}
+			cfg := rest.CopyConfig(env.Config)
+			cfg.Wrap(counter.RoundTrip)
+			opts := testOptions()
+			startManagerWithConfig(t, cfg, opts, controllers.CacheOptions("", opts.ClusterResourceNamespace))
+			ns := newNamespace(t)
+			ensureNamespace(t, clusterNS)
+			createSecret(t, clusterNS, secretName, credentials(testKeyID, testKeySecret))
+			// A cluster issuer: its own writes and Events are outside ns.
+			ref := createClusterIssuer(t, ns, issuerSpec(url, "digicert-free-1-free"))
+			waitIssuer(t, "", ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
+
+			key := createCR(t, ns, "www", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "www.example.com", dns: []string{"www.example.com"}}))
+			approve(t, key)
+			waitIssued(t, key)
+			eventually(t, 10*time.Second, func() (bool, string) {
+				return !controllerutil.ContainsFinalizer(getCR(t, key), v1alpha1.FinalizerCancelOrder), "finalizer left after issuance"
+			})
+			// Events are written asynchronously: wait for the Issued one.
+			eventually(t, 10*time.Second, func() (bool, string) {
+				w, _ := counter.in(ns)
+				for k := range w {
+					if strings.HasSuffix(k, "/events") {
+						return true, ""
+					}
+				}
+				return false, "no Event written yet: " + describeWrites(w)
+			})
+			consistently(t, 2*time.Second, func() (bool, string) {
+				w, n := counter.in(ns)
+				return n <= tc.want, fmt.Sprintf("%d writes for one issuance, want at most %d: %s", n, tc.want, describeWrites(w))
+			})
+			w, n := counter.in(ns)
+			t.Logf("%d writes: %s", n, describeWrites(w))
+			if orders := orderCount(sim); orders != 1 {
+				t.Errorf("%d orders placed, want 1", orders)
+			}
+		})
+	}
+}
