@@ -27,7 +27,7 @@ func main() {
 	cfg := bench.Config{Stdout: os.Stdout, Log: os.Stderr}
 	flag.IntVar(&cfg.N, "n", envInt("BENCH_N", 200), "Certificates per round of the throughput scenario (env BENCH_N)")
 	flag.IntVar(&cfg.Rounds, "rounds", envInt("BENCH_ROUNDS", 0), "rounds per issuer of the throughput scenario, and of the cost scenario without delay (env BENCH_ROUNDS; 0: 3, or 1 when -n is 1000 or more)")
-	flag.IntVar(&cfg.InstanceRounds, "instance-rounds", envInt("BENCH_INSTANCE_ROUNDS", 0), "rounds of the throughput scenario with orderAPI Instance, at most -rounds (0: as many as -rounds; env BENCH_INSTANCE_ROUNDS)")
+	flag.IntVar(&cfg.InstanceRounds, "instance-rounds", envInt("BENCH_INSTANCE_ROUNDS", 0), "rounds of the throughput scenario with orderAPI Instance, at most -rounds (0: as many as -rounds; -1: none; env BENCH_INSTANCE_ROUNDS)")
 	rate := flag.Float64("rate-limit", 100, "the issuer's --aliyun-rate-limit in the throughput scenario (0: the issuer's default)")
 	burst := flag.Int("rate-burst", 100, "the issuer's --aliyun-burst in the throughput scenario (0: the issuer's default)")
 	flag.IntVar(&cfg.CostN, "cost-n", 20, "Certificates per round of the cost scenario")
@@ -45,8 +45,11 @@ func main() {
 	if cfg.Rounds == 0 {
 		cfg.Rounds = defaultRounds(cfg.N)
 	}
-	if cfg.InstanceRounds == 0 {
+	switch {
+	case cfg.InstanceRounds == 0:
 		cfg.InstanceRounds = cfg.Rounds
+	case cfg.InstanceRounds < 0:
+		cfg.InstanceRounds = 0
 	}
 	if *rate > 0 {
 		cfg.ThroughputArgs = append(cfg.ThroughputArgs, "--aliyun-rate-limit="+strconv.FormatFloat(*rate, 'f', -1, 64))
@@ -54,8 +57,8 @@ func main() {
 	if *burst > 0 {
 		cfg.ThroughputArgs = append(cfg.ThroughputArgs, "--aliyun-burst="+strconv.Itoa(*burst))
 	}
-	if cfg.N < 1 || cfg.Rounds < 1 || cfg.InstanceRounds < 1 || cfg.CostN < 1 || cfg.ThrottleN < 1 || cfg.CostDelayedRounds < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -n, -rounds, -instance-rounds, -cost-n, -cost-delayed-rounds and -throttle-n must be at least 1")
+	if cfg.N < 1 || cfg.Rounds < 1 || cfg.CostN < 1 || cfg.ThrottleN < 1 || cfg.CostDelayedRounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -n, -rounds, -cost-n, -cost-delayed-rounds and -throttle-n must be at least 1")
 		os.Exit(2)
 	}
 
