@@ -25,10 +25,9 @@ const SecretNamespacesEnv = "ALIYUN_CAS_ISSUER_SECRET_NAMESPACES"
 // The caches hold every CertificateRequest and every Secret's metadata of
 // the cluster (cert-manager makes one Secret per Certificate, two while it
 // renews), so they keep only what the controllers read from them: no
-// managed fields anywhere, no CSR, certificate or CA in cached
-// CertificateRequests (a request is read from the API server before
-// anything is done with it), nothing but the identity and version of a
-// Secret.
+// managed fields anywhere; of a CertificateRequest, its metadata, its
+// issuerRef and its conditions (a request is read from the API server
+// before anything is done with it); of a Secret, its identity and version.
 func CacheOptions(secretNamespaces, clusterResourceNamespace string) cache.Options {
 	secrets := cache.ByObject{Transform: slimSecretMetadata}
 	opts := cache.Options{
@@ -64,7 +63,9 @@ func CacheOptions(secretNamespaces, clusterResourceNamespace string) cache.Optio
 var slimRequest toolscache.TransformFunc = func(in any) (any, error) {
 	if cr, ok := in.(*cmapi.CertificateRequest); ok {
 		cr.ManagedFields = nil
-		cr.Spec.Request = nil
+		// The issuerRef alone: the CSR, the requester's identity, usages
+		// and duration are read from the API server.
+		cr.Spec = cmapi.CertificateRequestSpec{IssuerRef: cr.Spec.IssuerRef}
 		cr.Status.Certificate = nil
 		cr.Status.CA = nil
 	}

@@ -255,11 +255,13 @@ func TestCacheTransforms(t *testing.T) {
 	cr := &cmapi.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "n", UID: "u", ManagedFields: managed,
 			Annotations: map[string]string{v1alpha1.AnnotationOrderID: "42"}, Finalizers: []string{v1alpha1.FinalizerCancelOrder}},
-		Spec:   cmapi.CertificateRequestSpec{Request: []byte("csr"), IssuerRef: cmmeta.IssuerReference{Name: "i", Group: v1alpha1.GroupName}},
+		Spec: cmapi.CertificateRequestSpec{Request: []byte("csr"), IssuerRef: cmmeta.IssuerReference{Name: "i", Group: v1alpha1.GroupName},
+			Username: "system:serviceaccount:cert-manager:cert-manager", Groups: []string{"system:authenticated"}, Usages: []cmapi.KeyUsage{cmapi.UsageServerAuth}},
 		Status: cmapi.CertificateRequestStatus{Certificate: []byte("chain"), CA: []byte("root"), Conditions: []cmapi.CertificateRequestCondition{{Type: cmapi.CertificateRequestConditionReady}}},
 	}
 	got := transform(&cmapi.CertificateRequest{}, cr.DeepCopy()).(*cmapi.CertificateRequest)
-	if got.ManagedFields != nil || got.Spec.Request != nil || got.Status.Certificate != nil || got.Status.CA != nil {
+	if got.ManagedFields != nil || got.Spec.Request != nil || got.Spec.Username != "" || got.Spec.Groups != nil || got.Spec.Usages != nil ||
+		got.Status.Certificate != nil || got.Status.CA != nil {
 		t.Errorf("cached request keeps what nothing reads: %+v", got)
 	}
 	if got.Annotations[v1alpha1.AnnotationOrderID] != "42" || len(got.Finalizers) != 1 || got.Spec.IssuerRef != cr.Spec.IssuerRef || len(got.Status.Conditions) != 1 || got.UID != "u" {
