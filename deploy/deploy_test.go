@@ -300,6 +300,9 @@ func TestChartDefaults(t *testing.T) {
 	if v, _ := envValue(c, secretEnvVar); v != certManager {
 		t.Errorf("%s = %q, want %q", secretEnvVar, v, certManager)
 	}
+	if !memoryLimitEnv(c) {
+		t.Errorf("GOMEMLIMIT is not the container's memory limit: %+v", c.Env)
+	}
 
 	var sa corev1.ServiceAccount
 	convert(t, objs.get(t, "ServiceAccount", releaseName), &sa)

@@ -212,6 +212,19 @@ func envValue(c corev1.Container, name string) (string, bool) {
 	return "", false
 }
 
+// memoryLimitEnv reports whether the container's GOMEMLIMIT is its memory
+// limit (the downward API gives it in bytes, as GOMEMLIMIT takes it).
+func memoryLimitEnv(c corev1.Container) bool {
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			f := e.ValueFrom
+			return f != nil && f.ResourceFieldRef != nil && f.ResourceFieldRef.Resource == "limits.memory" &&
+				(f.ResourceFieldRef.Divisor.IsZero() || f.ResourceFieldRef.Divisor.Value() == 1)
+		}
+	}
+	return false
+}
+
 // grant is one permission a binding gives a subject: subject, scope ("*"
 // for cluster-wide, else a namespace), API group, resource, verb and
 // resource name (empty: any).
