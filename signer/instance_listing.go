@@ -13,13 +13,19 @@ import (
 // account and every request signed meanwhile (concurrent callers wait for the walk under
 // way instead of starting their own), and between walks the listing is kept current with
 // what the requests learn (every GetInstanceDetail answer, and each request's own
-// UpdateInstance and ApplyCertificate). What stays stale is what other processes do to the
-// account's instances; a stale entry only costs a retry: an instance that became busy shows
+// UpdateInstance and ApplyCertificate). What stays stale is what other processes (another
+// cluster on the account, the console) do to the account's instances. So a fresh instance is
+// only ever chosen from a view at most poolAge old: the first page of ListInstances filtered
+// by Status=inactive (one call, the documented filter), fetched again when older, once for all
+// callers. Whatever else is stale only costs a retry: an instance that became busy shows
 // another application on the re-read, or refuses ApplyCertificate, and another one is chosen.
 
 const (
-	// listingTTL is how long a walk is reused to choose instances.
-	listingTTL = 2 * time.Minute
+	// listingTTL is how long a walk is reused: for the instances bound to Certificates
+	// (which only their own Certificate's requests use) and the counts.
+	listingTTL = 10 * time.Minute
+	// poolAge is how old the view of the inactive instances may be to choose one.
+	poolAge = 10 * time.Second
 	// relistAge is how old a listing may be for a request that found no usable instance
 	// in it: younger than this it is fresh enough to say so (and to count from).
 	relistAge = 10 * time.Second
@@ -32,6 +38,10 @@ type instanceListing struct {
 	at    time.Time // when the latest complete walk started
 	known bool
 	walk  *listingWalk // the walk under way
+
+	pool     map[string]bool // the inactive instances of the latest pool page
+	poolAt   time.Time
+	poolWalk *listingWalk
 }
 
 type listingWalk struct {
@@ -95,6 +105,72 @@ func (l *instanceListing) get(ctx context.Context, now time.Time, maxAge time.Du
 		return nil, err
 	}
 	return out, nil
+}
+
+// freshPool is the listing and the instances among it that were inactive at most maxAge ago:
+// nil when the whole listing is that recent, else the ids of the first page of inactive
+// instances, fetched with fetch when the latest is older (callers meanwhile share it). The
+// fetched entries replace the listed ones.
+func (l *instanceListing) freshPool(ctx context.Context, now time.Time, maxAge time.Duration, fetch func(context.Context) ([]aliyun.Instance, error)) ([]aliyun.Instance, map[string]bool, error) {
+	l.mu.Lock()
+	for {
+		if now.Sub(l.at) <= maxAge {
+			out := l.snapshot()
+			l.mu.Unlock()
+			return out, nil, nil
+		}
+		if l.pool != nil && now.Sub(l.poolAt) <= maxAge {
+			out, pool := l.snapshot(), l.pool
+			l.mu.Unlock()
+			return out, pool, nil
+		}
+		w := l.poolWalk
+		if w == nil {
+			break
+		}
+		l.mu.Unlock()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if w.err != nil {
+			return nil, nil, w.err
+		}
+		l.mu.Lock()
+		if w.started.Before(now.Add(-maxAge)) {
+			continue
+		}
+		out, pool := l.snapshot(), l.pool
+		l.mu.Unlock()
+		return out, pool, nil
+	}
+	w := &listingWalk{done: make(chan struct{}), started: now}
+	l.poolWalk = w
+	l.mu.Unlock()
+
+	page, err := fetch(ctx)
+	l.mu.Lock()
+	w.err = err
+	if err == nil {
+		pool := make(map[string]bool, len(page))
+		for _, inst := range page {
+			if _, ok := l.byID[inst.InstanceID]; !ok {
+				l.ids = append(l.ids, inst.InstanceID) // bought since the walk
+			}
+			l.byID[inst.InstanceID] = inst
+			pool[inst.InstanceID] = true
+		}
+		l.pool, l.poolAt = pool, w.started
+	}
+	l.poolWalk = nil
+	out, pool := l.snapshot(), l.pool
+	l.mu.Unlock()
+	close(w.done)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, pool, nil
 }
 
 // snapshot copies the listing; the caller holds l.mu.

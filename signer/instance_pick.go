@@ -49,6 +49,15 @@ func (s *instanceSigner) walkInstances(ctx context.Context) ([]aliyun.Instance, 
 	return all, nil
 }
 
+// inactivePage is the first page of the account's inactive DV instances.
+func (s *instanceSigner) inactivePage(ctx context.Context) ([]aliyun.Instance, error) {
+	l, err := s.client.ListInstances(ctx, aliyun.InstanceQuery{Status: aliyun.InstanceInactive, CertificateType: "DV", CurrentPage: 1, ShowSize: instancePageSize})
+	if err != nil {
+		return nil, withContext(err, "listing the inactive CAS subscription instances")
+	}
+	return l.InstanceList, nil
+}
+
 // candidates are the instances the issuer may use: those of spec.instance.instanceIDs (each
 // must exist and be alive), else every DV instance of the account.
 func (s *instanceSigner) candidates(ctx context.Context, maxAge time.Duration) ([]aliyun.Instance, error) {
@@ -90,6 +99,13 @@ func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *Check
 	if err != nil {
 		return nil, nil, err
 	}
+	// The inactive instances recently seen so: a fresh instance comes from those (nil: all).
+	var pool map[string]bool
+	if len(s.cfg.Instance.InstanceIDs) == 0 {
+		if all, pool, err = s.account.listing.freshPool(ctx, s.now(), poolAge, s.inactivePage); err != nil {
+			return nil, nil, err
+		}
+	}
 	owner := req.Owner
 	if owner == "" {
 		owner = req.Name
@@ -108,7 +124,7 @@ func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *Check
 					Message: fmt.Sprintf("CAS instance %s, bound to %s, has an application in flight that is not this request's; waiting for it to finish", inst.InstanceID, owner)}, nil
 			}
 			mine = append(mine, inst)
-		case inst.Status == aliyun.InstanceInactive:
+		case inst.Status == aliyun.InstanceInactive && (pool == nil || pool[inst.InstanceID]):
 			// Never issued: free, whatever name an unfinished application left on it.
 			if fits(inst, csr.Names) {
 				fresh = append(fresh, inst)
