@@ -47,14 +47,19 @@ func (f *flow) pollExpecting(st OrderState, announced time.Duration) time.Durati
 	if st.OrderedAt == nil {
 		return f.cfg.PollInterval
 	}
+	age := f.now().Sub(*st.OrderedAt)
 	exp := expectation{at: announced}
 	if f.issuance != nil {
-		if d, ok := f.issuance.expected(); ok {
+		f.issuance.lookedPending(orderKey(st), age)
+		if d, ok := f.issuance.expected(); ok && age <= 2*d {
 			exp = expectation{at: d, learned: true}
 		}
 	}
-	return pollSchedule(f.now().Sub(*st.OrderedAt), exp, f.cfg.PollInterval, f.cfg.MaxPollInterval)
+	return pollSchedule(age, exp, f.cfg.PollInterval, f.cfg.MaxPollInterval)
 }
+
+// orderKey names an order among the account's.
+func orderKey(st OrderState) string { return st.OrderID + "/" + st.InstanceID + "/" + st.OrderedAt.UTC().String() }
 
 // pollReviewing is pollAfter for an order the CA is reviewing.
 func (f *flow) pollReviewing(st OrderState) time.Duration {
@@ -101,8 +106,8 @@ func (f *flow) awaitValidation(ctx context.Context, v *Validation, st OrderState
 // key issued by order (named for people): the root when known, and notes
 // about what differs from the request.
 func (f *flow) issuedOutcome(ctx context.Context, req Request, chain *Chain, order string) Outcome {
-	if at := req.State.OrderedAt; at != nil && f.issuance != nil {
-		f.issuance.add(f.now().Sub(*at))
+	if st := req.State; st.OrderedAt != nil && f.issuance != nil {
+		f.issuance.issued(orderKey(st), f.now().Sub(*st.OrderedAt))
 	}
 	leaf := chain.Leaf
 	cert := &Certificate{Chain: chain.ChainPEM(), Leaf: leaf, Order: order}

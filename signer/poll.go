@@ -25,9 +25,8 @@ import (
 //
 // On Alibaba Cloud DV issuance takes minutes after the validation record is visible
 // (AverageWaitingTime is "120" in the API's example): the first orders of an issuer look every
-// PollInterval, later ones about when the account's orders issue. Orders issued within
-// instantIssue of being placed were found at the first look and say nothing about when to look,
-// so they are not learned.
+// PollInterval, later ones about when the account's orders issue. An order found issued at
+// its first look says nothing about when to look, so it is not learned.
 
 const (
 	// minPollStep is the shortest gap the schedule makes between two looks.
@@ -38,8 +37,8 @@ const (
 	// minIssuanceSamples.
 	issuanceSamples    = 16
 	minIssuanceSamples = 3
-	// instantIssue: an order issued this soon was found at its first look.
-	instantIssue = 10 * time.Second
+	// maxPendingLooks bounds the orders whose last pending look is remembered.
+	maxPendingLooks = 10000
 	// expectMargin is how long after an announced average issuance time the look falls.
 	expectMargin = time.Second
 )
@@ -48,12 +47,33 @@ const (
 type issuanceHistory struct {
 	mu      sync.Mutex
 	samples []time.Duration // oldest first
+	// pending is, per order, its age at the latest look that found it pending.
+	pending map[string]time.Duration
+}
+
+// lookedPending notes a look that found the order (named key) pending at age age.
+func (h *issuanceHistory) lookedPending(key string, age time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pending == nil || len(h.pending) >= maxPendingLooks {
+		h.pending = map[string]time.Duration{}
+	}
+	h.pending[key] = age
+}
+
+// issued notes the look that found the order's certificate, at age age: learned when an
+// earlier look found the order pending.
+func (h *issuanceHistory) issued(key string, age time.Duration) {
+	h.mu.Lock()
+	last, ok := h.pending[key]
+	delete(h.pending, key)
+	h.mu.Unlock()
+	if ok && last < age {
+		h.add(last + (age-last)/2)
+	}
 }
 
 func (h *issuanceHistory) add(d time.Duration) {
-	if d < instantIssue {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.samples = append(h.samples, d)

@@ -52,8 +52,9 @@ func TestPollSchedule(t *testing.T) {
 
 func TestIssuanceHistory(t *testing.T) {
 	h := &issuanceHistory{}
-	h.add(2 * time.Second) // found at the first look: not learned
-	h.add(time.Minute)
+	h.issued("a", 2*time.Second) // found at its first look: not learned
+	h.lookedPending("b", 50*time.Second)
+	h.issued("b", 70*time.Second) // issued between the looks at 50 and 70 s
 	h.add(70 * time.Second)
 	if _, ok := h.expected(); ok {
 		t.Fatal("an expectation from two orders")
@@ -81,9 +82,14 @@ func TestFlowPollAfter(t *testing.T) {
 	for _, d := range []time.Duration{40 * time.Second, 40 * time.Second, 40 * time.Second} {
 		f.issuance.add(d)
 	}
-	// The account's own orders take precedence over the announcement.
+	// The account's own orders take precedence over the announcement...
 	if got := f.pollExpecting(st, 2*time.Minute); got != 31*time.Second {
 		t.Errorf("learned 40s at 5s: %v", got)
+	}
+	// ... until the order is twice as old as they took.
+	now = t0.Add(81 * time.Second)
+	if got := f.pollExpecting(st, 2*time.Minute); got != 40*time.Second {
+		t.Errorf("learned 40s at 81s, announced 120s: %v", got)
 	}
 	if got := f.pollAfter(OrderState{}); got != 30*time.Second {
 		t.Errorf("no OrderedAt: %v", got)
