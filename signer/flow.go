@@ -59,7 +59,9 @@ func (f *flow) pollExpecting(st OrderState, announced time.Duration) time.Durati
 }
 
 // orderKey names an order among the account's.
-func orderKey(st OrderState) string { return st.OrderID + "/" + st.InstanceID + "/" + st.OrderedAt.UTC().String() }
+func orderKey(st OrderState) string {
+	return st.OrderID + "/" + st.InstanceID + "/" + st.OrderedAt.UTC().String()
+}
 
 // pollReviewing is pollAfter for an order the CA is reviewing.
 func (f *flow) pollReviewing(st OrderState) time.Duration {
