@@ -54,57 +54,25 @@ type listingWalk struct {
 // is known; callers arriving during a walk share its result.
 func (l *instanceListing) get(ctx context.Context, now time.Time, maxAge time.Duration, walk func(context.Context) ([]aliyun.Instance, error)) ([]aliyun.Instance, error) {
 	l.mu.Lock()
-	for {
-		if l.known && now.Sub(l.at) <= maxAge {
-			out := l.snapshot()
-			l.mu.Unlock()
-			return out, nil
+	defer l.mu.Unlock()
+	err := l.share(ctx, &l.walk, now, func() bool { return l.known && now.Sub(l.at) <= maxAge }, func(ctx context.Context) (func(time.Time), error) {
+		all, err := walk(ctx)
+		if err != nil {
+			return nil, err
 		}
-		w := l.walk
-		if w == nil {
-			break
-		}
-		l.mu.Unlock()
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if w.err != nil {
-			return nil, w.err
-		}
-		l.mu.Lock()
-		if w.started.Before(now.Add(-maxAge)) {
-			// A walk older than the caller wants, started before it asked: one more.
-			continue
-		}
-		out := l.snapshot()
-		l.mu.Unlock()
-		return out, nil
-	}
-	w := &listingWalk{done: make(chan struct{}), started: now}
-	l.walk = w
-	l.mu.Unlock()
-
-	all, err := walk(ctx)
-	l.mu.Lock()
-	w.err = err
-	if err == nil {
-		l.ids, l.byID = make([]string, 0, len(all)), make(map[string]aliyun.Instance, len(all))
-		for _, inst := range all {
-			l.ids = append(l.ids, inst.InstanceID)
-			l.byID[inst.InstanceID] = inst
-		}
-		l.at, l.known = w.started, true
-	}
-	l.walk = nil
-	out := l.snapshot()
-	l.mu.Unlock()
-	close(w.done)
+		return func(at time.Time) {
+			l.ids, l.byID = make([]string, 0, len(all)), make(map[string]aliyun.Instance, len(all))
+			for _, inst := range all {
+				l.ids = append(l.ids, inst.InstanceID)
+				l.byID[inst.InstanceID] = inst
+			}
+			l.at, l.known = at, true
+		}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return l.snapshot(), nil
 }
 
 // freshPool is the listing and the instances among it that were inactive at most maxAge ago:
@@ -113,64 +81,68 @@ func (l *instanceListing) get(ctx context.Context, now time.Time, maxAge time.Du
 // fetched entries replace the listed ones.
 func (l *instanceListing) freshPool(ctx context.Context, now time.Time, maxAge time.Duration, fetch func(context.Context) ([]aliyun.Instance, error)) ([]aliyun.Instance, map[string]bool, error) {
 	l.mu.Lock()
-	for {
-		if now.Sub(l.at) <= maxAge {
-			out := l.snapshot()
-			l.mu.Unlock()
-			return out, nil, nil
+	defer l.mu.Unlock()
+	walked := func() bool { return l.known && now.Sub(l.at) <= maxAge }
+	err := l.share(ctx, &l.poolWalk, now, func() bool { return walked() || l.pool != nil && now.Sub(l.poolAt) <= maxAge }, func(ctx context.Context) (func(time.Time), error) {
+		page, err := fetch(ctx)
+		if err != nil {
+			return nil, err
 		}
-		if l.pool != nil && now.Sub(l.poolAt) <= maxAge {
-			out, pool := l.snapshot(), l.pool
-			l.mu.Unlock()
-			return out, pool, nil
-		}
-		w := l.poolWalk
-		if w == nil {
-			break
-		}
-		l.mu.Unlock()
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-		if w.err != nil {
-			return nil, nil, w.err
-		}
-		l.mu.Lock()
-		if w.started.Before(now.Add(-maxAge)) {
-			continue
-		}
-		out, pool := l.snapshot(), l.pool
-		l.mu.Unlock()
-		return out, pool, nil
-	}
-	w := &listingWalk{done: make(chan struct{}), started: now}
-	l.poolWalk = w
-	l.mu.Unlock()
-
-	page, err := fetch(ctx)
-	l.mu.Lock()
-	w.err = err
-	if err == nil {
-		pool := make(map[string]bool, len(page))
-		for _, inst := range page {
-			if _, ok := l.byID[inst.InstanceID]; !ok {
-				l.ids = append(l.ids, inst.InstanceID) // bought since the walk
+		return func(at time.Time) {
+			pool := make(map[string]bool, len(page))
+			for _, inst := range page {
+				if _, ok := l.byID[inst.InstanceID]; !ok {
+					l.ids = append(l.ids, inst.InstanceID) // bought since the walk
+				}
+				l.byID[inst.InstanceID] = inst
+				pool[inst.InstanceID] = true
 			}
-			l.byID[inst.InstanceID] = inst
-			pool[inst.InstanceID] = true
-		}
-		l.pool, l.poolAt = pool, w.started
-	}
-	l.poolWalk = nil
-	out, pool := l.snapshot(), l.pool
-	l.mu.Unlock()
-	close(w.done)
-	if err != nil {
+			l.pool, l.poolAt = pool, at
+		}, nil
+	})
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case walked():
+		return l.snapshot(), nil, nil
 	}
-	return out, pool, nil
+	return l.snapshot(), l.pool, nil
+}
+
+// share returns once ready holds, running fetch (without l.mu) when it does not and no other
+// caller is running it for slot; callers meanwhile wait for that one and share its result.
+// fetch's answer is applied under l.mu with the time the fetch started. The caller holds l.mu.
+func (l *instanceListing) share(ctx context.Context, slot **listingWalk, now time.Time, ready func() bool, fetch func(context.Context) (func(time.Time), error)) error {
+	for !ready() {
+		if w := *slot; w != nil {
+			l.mu.Unlock()
+			select {
+			case <-w.done:
+			case <-ctx.Done():
+			}
+			l.mu.Lock()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if w.err != nil {
+				return w.err
+			}
+			continue // ready now, or that fetch started too long ago
+		}
+		w := &listingWalk{done: make(chan struct{}), started: now}
+		*slot = w
+		l.mu.Unlock()
+		apply, err := fetch(ctx)
+		l.mu.Lock()
+		if err == nil {
+			apply(w.started)
+		}
+		w.err = err
+		*slot = nil
+		close(w.done)
+		return err
+	}
+	return nil
 }
 
 // snapshot copies the listing; the caller holds l.mu.
