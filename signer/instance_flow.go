@@ -15,14 +15,17 @@ import (
 //
 //  1. choose an instance: the one bound to the request's Certificate (its CertificateName),
 //     else an inactive one bound to nobody; never one in flight or held by another live
-//     request;
+//     request (the account's listing is shared: instance_listing.go);
 //  2. record the instance (and its latest CertificateId) on the request, then UpdateInstance
 //     with the CSR (GenerateCsrMethod=upload), its KeyAlgorithm, the validation method and the
 //     contacts;
 //  3. re-read the instance: when the platform already submitted (pending), skip
-//     ApplyCertificate, else apply;
-//  4. follow GetTaskAttribute (TaskId = instance id) until the submission went through, then
-//     GetInstanceDetail for the validation records and for a certificate with a new id;
+//     ApplyCertificate, else apply (once the account has shown that UpdateInstance does not
+//     submit, apply at once: a submission by the platform makes ApplyCertificate refuse, and
+//     the instance is read then);
+//  4. follow GetInstanceDetail for the validation records and for a certificate with a new id,
+//     and GetTaskAttribute (TaskId = instance id) while the instance shows neither, to tell a
+//     refused submission; the looks follow the expected issuance (poll.go);
 //  5. download it (GetUserCertificateDetail), check it against the CSR, remove the records.
 //
 // A restart at any step resumes from the instance's state: an instance found pending with the
