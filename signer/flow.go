@@ -3,6 +3,7 @@ package signer
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
@@ -58,9 +59,10 @@ func (f *flow) pollExpecting(st OrderState, announced time.Duration) time.Durati
 	return pollSchedule(age, exp, f.cfg.PollInterval, f.cfg.MaxPollInterval)
 }
 
-// orderKey names an order among the account's.
+// orderKey names an order among the account's (OrderedAt to the second, as any spelling of
+// the stored state keeps it).
 func orderKey(st OrderState) string {
-	return st.OrderID + "/" + st.InstanceID + "/" + st.OrderedAt.UTC().String()
+	return st.OrderID + "/" + st.InstanceID + "/" + strconv.FormatInt(st.OrderedAt.Unix(), 10)
 }
 
 // pollReviewing is pollAfter for an order the CA is reviewing.
