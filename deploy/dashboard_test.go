@@ -224,3 +224,27 @@ func TestQueriedMetricsSeesSelectors(t *testing.T) {
 		t.Fatal("foo_total counted as exported")
 	}
 }
+
+// docs/install.md's metrics table lists exactly the metrics the binary exports.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root(t), "docs", "install.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_:]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	exported := map[string]bool{}
+	for _, base := range exportedMetrics(t) {
+		exported[base] = true
+		if !documented[base] {
+			t.Errorf("%s is exported but not in docs/install.md's metrics table", base)
+		}
+	}
+	for name := range documented {
+		if !exported[name] {
+			t.Errorf("docs/install.md's metrics table lists %s, which the binary does not export", name)
+		}
+	}
+}
