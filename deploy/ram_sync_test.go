@@ -56,6 +56,7 @@ func clientActions(t *testing.T) (out map[string][]apiCall, local map[string]boo
 	return out, local
 }
 
+// parseDir parses the non-test Go files of a directory of the repository.
 func parseDir(t *testing.T, rel string) []*ast.File {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(root(t), rel, "*.go"))
