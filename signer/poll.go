@@ -62,14 +62,20 @@ func (h *issuanceHistory) lookedPending(key string, age time.Duration) {
 }
 
 // issued notes the look that found the order's certificate, at age age: learned when an
-// earlier look found the order pending.
+// earlier look found the order pending. The certificate came between the two looks: the
+// middle when they were close, else the later one (a look made at the expected time after a
+// long sleep says the certificate came by then, not half-way through the sleep).
 func (h *issuanceHistory) issued(key string, age time.Duration) {
 	h.mu.Lock()
 	last, ok := h.pending[key]
 	delete(h.pending, key)
 	h.mu.Unlock()
-	if ok && last < age {
+	switch {
+	case !ok || last >= age:
+	case age-last <= age/4:
 		h.add(last + (age-last)/2)
+	default:
+		h.add(age)
 	}
 }
 

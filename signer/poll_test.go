@@ -53,15 +53,30 @@ func TestPollSchedule(t *testing.T) {
 func TestIssuanceHistory(t *testing.T) {
 	h := &issuanceHistory{}
 	h.issued("a", 2*time.Second) // found at its first look: not learned
-	h.lookedPending("b", 50*time.Second)
-	h.issued("b", 70*time.Second) // issued between the looks at 50 and 70 s
-	h.add(70 * time.Second)
+	h.lookedPending("b", 60*time.Second)
+	h.issued("b", 76*time.Second) // issued between the looks at 60 and 76 s: 68 s
+	h.lookedPending("c", 3*time.Second)
+	h.issued("c", 62*time.Second) // a look at the expected time after a long sleep: by 62 s
 	if _, ok := h.expected(); ok {
 		t.Fatal("an expectation from two orders")
 	}
 	h.add(80 * time.Second)
-	if d, ok := h.expected(); !ok || d != 70*time.Second {
-		t.Fatalf("expected %v %v, want the median 70s", d, ok)
+	if d, ok := h.expected(); !ok || d != 68*time.Second {
+		t.Fatalf("expected %v %v, want the median 68s", d, ok)
+	}
+	h.add(50 * time.Second)
+	if d, _ := h.expected(); d != 68*time.Second {
+		t.Fatalf("expected %v, want 68s of 50, 62, 68, 80 (the upper middle)", d)
+	}
+	// Orders last seen pending at their first look, 3 s old, and found issued at the
+	// expected 62 s: they came by 62 s, not at 32 s.
+	late := &issuanceHistory{}
+	for _, key := range []string{"x", "y", "z"} {
+		late.lookedPending(key, 3*time.Second)
+		late.issued(key, 62*time.Second)
+	}
+	if d, ok := late.expected(); !ok || d != 62*time.Second {
+		t.Fatalf("after long sleeps: expected %v %v, want 62s", d, ok)
 	}
 	for range issuanceSamples {
 		h.add(3 * time.Minute)
