@@ -17,7 +17,6 @@ type account struct {
 	// listing is the account's V2.0 instances, walked once for all its issuers.
 	listing *instanceListing
 	// submits is what UpdateInstance was seen to do on this account.
-	submits *submitKnowledge
 
 	mu sync.Mutex
 	// issuance is, per order API, how long the account's recent orders took to issue.
@@ -37,7 +36,7 @@ func accountOf(cfg Config) *account {
 	defer accounts.Unlock()
 	a, ok := accounts.byKey[key]
 	if !ok {
-		a = &account{picker: newInstancePicker(), listing: &instanceListing{}, submits: &submitKnowledge{}, issuance: map[string]*issuanceHistory{}}
+		a = &account{picker: newInstancePicker(), listing: &instanceListing{}, issuance: map[string]*issuanceHistory{}}
 		accounts.byKey[key] = a
 	}
 	return a
@@ -53,32 +52,4 @@ func (a *account) history(orderAPI string) *issuanceHistory {
 		a.issuance[orderAPI] = h
 	}
 	return h
-}
-
-// submitKnowledge is whether UpdateInstance submits applications by itself on this account
-// (reported for BUY DV instances, unverified): until one re-read after UpdateInstance has shown
-// that it does not, and whenever it was seen to, the instance is re-read before
-// ApplyCertificate. Once known not to, ApplyCertificate follows UpdateInstance at once: should
-// the platform have submitted after all, ApplyCertificate is refused
-// (OperationDenied.StatusNotSupport, nothing submitted twice) and the instance is read then.
-type submitKnowledge struct {
-	mu          sync.Mutex
-	auto        bool // UpdateInstance was seen to submit
-	notAutoSeen bool // a re-read after UpdateInstance found nothing submitted
-}
-
-func (k *submitKnowledge) rereadFirst() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.auto || !k.notAutoSeen
-}
-
-func (k *submitKnowledge) saw(auto bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if auto {
-		k.auto = true
-	} else {
-		k.notAutoSeen = true
-	}
 }

@@ -210,29 +210,27 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	}
 	binding := bindingName(a.owner())
 	s.account.listing.change(id, func(inst *aliyun.Instance) { inst.CertificateName = binding })
-	if s.account.submits.rereadFirst() {
-		d, err := s.detail(ctx, id)
-		if err != nil {
-			return Outcome{}, err
-		}
-		s.account.submits.saw(d.Status == aliyun.InstancePending)
-		if d.Status == aliyun.InstancePending {
-			if a.ours(d) {
-				return a.submitted(ctx, d) // submitted by UpdateInstance itself
-			}
-			return Outcome{}, a.release(ctx, ReasonInstanceInUse, "CAS instance %s took another application; another instance is chosen", id)
-		}
-		if !a.ours(d) {
-			return Outcome{}, Transient(ReasonUnknownOrderState, 0, fmt.Errorf("CAS instance %s does not show the CSR just written; it is written again", id))
-		}
-		// Not in flight: the latest certificate is not this request's.
-		a.st.PreviousCertificateID = string(d.CertificateID)
+	// Re-read before applying: some instances are submitted by UpdateInstance itself (reported
+	// for BUY DV instances, unverified), and a second submission must never be tried.
+	d, err := s.detail(ctx, id)
+	if err != nil {
+		return Outcome{}, err
 	}
+	if d.Status == aliyun.InstancePending {
+		if a.ours(d) {
+			return a.submitted(ctx, d) // submitted by UpdateInstance itself
+		}
+		return Outcome{}, a.release(ctx, ReasonInstanceInUse, "CAS instance %s took another application; another instance is chosen", id)
+	}
+	if !a.ours(d) {
+		return Outcome{}, Transient(ReasonUnknownOrderState, 0, fmt.Errorf("CAS instance %s does not show the CSR just written; it is written again", id))
+	}
+	// Not in flight: the latest certificate is not this request's.
+	a.st.PreviousCertificateID = string(d.CertificateID)
 	if err := s.client.ApplyCertificate(ctx, id); err != nil {
 		if aliyun.IsCode(err, aliyun.CodeStatusNotSupport) {
-			// Perhaps submitted by UpdateInstance after all.
+			// Submitted by the platform between the re-read and now.
 			if d, derr := s.detail(ctx, id); derr == nil && d.Status == aliyun.InstancePending && a.ours(d) {
-				s.account.submits.saw(true)
 				return a.submitted(ctx, d)
 			}
 		}
