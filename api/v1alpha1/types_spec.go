@@ -57,8 +57,10 @@ type IssuerSpec struct {
 	// +optional
 	Validation Validation `json:"validation,omitempty"`
 
-	// PollInterval is the first delay between two looks at a pending order;
-	// later polls back off up to a bounded maximum. At least 1s.
+	// PollInterval is the longest gap between two looks at a pending order
+	// while its certificate is likely soon (looks fall about when the
+	// account's orders issue, or every interval when that is unknown); later
+	// looks back off up to a bounded maximum. At least 1s.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64

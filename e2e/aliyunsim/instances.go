@@ -1,6 +1,7 @@
 package aliyunsim
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -136,7 +137,6 @@ func (s *Simulator) instanceFields(inst *v2Instance) obj {
 		m["CertIdentifier"] = certIdentifier(uc.id)
 		m["CertificateNotBefore"] = uc.leaf.NotBefore.UnixMilli()
 		m["CertificateNotAfter"] = uc.leaf.NotAfter.UnixMilli()
-		m["CertificateDomain"] = strings.Join(certNames(uc.leaf), ",")
 		if t, ok := inst.revoked[uc.id]; ok {
 			m["CertificateRevokeTime"] = t.UnixMilli()
 		}
@@ -183,6 +183,11 @@ func listInstances(s *Simulator, c *call) (obj, *apiError) {
 		if inst.certID != 0 {
 			m["CertificateId"] = inst.certID // int64 here
 		}
+		if uc := s.st.certs[inst.certID]; uc != nil {
+			// Only the listing has CertificateDomain (cas-20200407 ListInstances model; the
+			// GetInstanceDetail model has no such field).
+			m["CertificateDomain"] = strings.Join(certNames(uc.leaf), ",")
+		}
 		m["UsingProductList"] = []string{}
 		match = append(match, m)
 	}
@@ -210,7 +215,7 @@ func getInstanceDetail(s *Simulator, c *call) (obj, *apiError) {
 	m["Csr"], m["GenerateCsrMethod"], m["ValidationMethod"] = inst.cfg.csrPEM, inst.cfg.method, inst.cfg.validation
 	m["ContactIdList"], m["Tags"], m["DomainValidationList"] = contacts, tags, s.validationList(inst)
 	m["CountryCode"], m["Province"], m["City"] = "CN", "Beijing", "Beijing"
-	m["AverageWaitingTime"], m["UpgradeStatus"], m["DingGroupList"] = "120", "none", []obj{}
+	m["AverageWaitingTime"], m["UpgradeStatus"], m["DingGroupList"] = s.averageWaitingTime(), "none", []obj{}
 	return m, nil
 }
 
@@ -400,4 +405,12 @@ func cancelPendingCertificate(s *Simulator, c *call) (obj, *apiError) {
 		a.cancelAt = now
 	}
 	return obj{}, nil
+}
+
+// averageWaitingTime is AverageWaitingTime, the product's average issuance time in whole
+// seconds as a string (the SDK model's type): this CA's, from the submission to the
+// certificate when the proof is there at once.
+func (s *Simulator) averageWaitingTime() string {
+	d := s.cfg.V2.RecordsDelay + s.rt.validationDelay + s.rt.issueDelay
+	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
 }

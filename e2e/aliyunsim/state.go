@@ -147,10 +147,12 @@ type OrderState struct {
 	Status       string    `json:"status"` // as the order's own API spells it
 	Created      time.Time `json:"created"`
 	Validated    time.Time `json:"validated,omitzero"`
-	CSR          bool      `json:"csr"` // the key came from a CSR
-	Token        string    `json:"token"`
-	CertID       int64     `json:"certId,omitempty"`
-	Serial       string    `json:"serial,omitempty"`
+	// Issued is when the CA issued (not an Alibaba field).
+	Issued time.Time `json:"issued,omitzero"`
+	CSR    bool      `json:"csr"` // the key came from a CSR
+	Token  string    `json:"token"`
+	CertID int64     `json:"certId,omitempty"`
+	Serial string    `json:"serial,omitempty"`
 }
 
 // RecordState is one Alidns record.
