@@ -69,6 +69,8 @@ type CertificateRequestReconciler struct {
 	key     stateKey
 	signers *signerSource
 	opts    Options
+	// desk serialises order handovers (handover.go).
+	desk *handoverDesk
 	// backoff spaces retries after transient errors, per request.
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
 }
@@ -233,6 +235,11 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	a.iss = iss
 	if !v1alpha1.IsReady(iss) {
 		return a.apply(ctx, waitForIssuer(fmt.Sprintf("issuer %s not ready: %s", iss.GetName(), issuerReadyMessage(iss))))
+	}
+	if stateEmpty(a.state) {
+		if err := a.takeHandover(ctx); err != nil {
+			return a.decideAndApply(ctx, signer.Outcome{}, err)
+		}
 	}
 	if err := a.resolveSigner(ctx, r.signers, a.state); err != nil {
 		return a.decideAndApply(ctx, signer.Outcome{}, err)

@@ -42,6 +42,11 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 			ctrl.LoggerFrom(ctx).Info("not cancelling an order another request holds", "reason", err.Error())
 			st = recordsOnly(st)
 		}
+	} else if handed, err := a.handOver(ctx, st); err != nil {
+		return requeueOnWriteRace(err)
+	} else if handed {
+		// Kept for the request cert-manager creates again (handover.go).
+		return a.unfinalize(ctx)
 	}
 	return giveBack(ctx, a, &a.resolved, r.signers, r.opts, st)
 }
