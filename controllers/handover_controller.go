@@ -37,7 +37,7 @@ func (r *handoverReconciler) setupWithManager(mgr ctrl.Manager) error {
 		return ok && len(iss.GetStatus().Handovers) > 0
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		Named("aliyuncas-handovers-" + strings.ToLower(r.kind)).
+		Named("aliyuncas-handovers-"+strings.ToLower(r.kind)).
 		For(v1alpha1.NewIssuer(r.kind), builder.WithPredicates(hasHandovers)).
 		Complete(r)
 }
