@@ -165,42 +165,56 @@ func (a *attempt) takeHandover(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	desk := a.r.desk
-	desk.mu.Lock()
-	defer desk.mu.Unlock()
 	// Uncached: the record was written a moment before this request could
-	// be created.
+	// be created. Only a match is worth the lock.
 	iss, err := freshIssuer(ctx, a.r.APIReader, a.iss)
 	if err != nil {
 		return signer.Transient(signer.ReasonOrderLookup, 0, fmt.Errorf("reading the handovers of issuer %s: %w", a.iss.GetName(), err))
 	}
+	if _, _, ok := a.findHandover(iss, h); !ok {
+		return nil
+	}
+	desk := a.r.desk
+	desk.mu.Lock()
+	defer desk.mu.Unlock()
+	if iss, err = freshIssuer(ctx, a.r.APIReader, a.iss); err != nil {
+		return signer.Transient(signer.ReasonOrderLookup, 0, fmt.Errorf("reading the handovers of issuer %s: %w", a.iss.GetName(), err))
+	}
+	rec, st, ok := a.findHandover(iss, h)
+	if !ok {
+		return nil
+	}
+	before := a.cr.DeepCopy()
+	a.r.key.storeTrusted(a.cr, st)
+	controllerutil.AddFinalizer(a.cr, v1alpha1.FinalizerCancelOrder)
+	if err := a.r.Client.Patch(ctx, a.cr, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		*a.cr = *before
+		return err
+	}
+	a.state = st
+	if err := editHandovers(ctx, a.r.Client, a.r.APIReader, iss, dropHandover(rec.UID)); err != nil {
+		// Left for the expiry, which sees that this request holds it.
+		return signer.Transient(signer.ReasonStateNotSaved, 0, fmt.Errorf("removing the handover of %s from issuer %s: %w", rec.Request, iss.GetName(), err))
+	}
+	a.r.event(a.cr, iss, "Normal", eventOrderTakenOver, actionSign, fmt.Sprintf(
+		"took over %s of the deleted request %s (same Certificate, revision and key): nothing is ordered again", st.Name(), rec.Request))
+	return nil
+}
+
+// findHandover is the record on iss, and its state, that a request of
+// handover key h may take: written by the controller, of another request,
+// not yet due for cancelling.
+func (a *attempt) findHandover(iss v1alpha1.GenericIssuer, h handoverKey) (v1alpha1.OrderHandover, signer.OrderState, bool) {
 	now := time.Now()
 	for _, rec := range iss.GetStatus().Handovers {
 		if recordKey(rec) != h || rec.UID == string(a.cr.UID) || !now.Before(rec.Since.Add(a.r.opts.HandoverWait)) {
 			continue
 		}
-		st, ok := a.r.key.handoverState(rec)
-		if !ok {
-			continue
+		if st, ok := a.r.key.handoverState(rec); ok {
+			return rec, st, true
 		}
-		before := a.cr.DeepCopy()
-		a.r.key.storeTrusted(a.cr, st)
-		controllerutil.AddFinalizer(a.cr, v1alpha1.FinalizerCancelOrder)
-		if err := a.r.Client.Patch(ctx, a.cr, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			*a.cr = *before
-			return err
-		}
-		a.state = st
-		uid := rec.UID
-		if err := editHandovers(ctx, a.r.Client, a.r.APIReader, iss, dropHandover(uid)); err != nil {
-			// Left for the expiry, which sees that this request holds it.
-			return signer.Transient(signer.ReasonStateNotSaved, 0, fmt.Errorf("removing the handover of %s from issuer %s: %w", rec.Request, iss.GetName(), err))
-		}
-		a.r.event(a.cr, iss, "Normal", eventOrderTakenOver, actionSign, fmt.Sprintf(
-			"took over %s of the deleted request %s (same Certificate, revision and key): nothing is ordered again", st.Name(), rec.Request))
-		return nil
 	}
-	return nil
+	return v1alpha1.OrderHandover{}, signer.OrderState{}, false
 }
 
 // dropHandover removes the record of request uid.
