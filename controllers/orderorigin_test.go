@@ -2,8 +2,10 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +15,9 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/controllers"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // An issuer edited while one of its orders is open: orderAPI CSR becomes
@@ -25,12 +29,12 @@ import (
 // editedIssuer starts an issuer at one simulator, a request whose CSR order
 // waits there for validation, then moves the issuer to orderAPI Instance at
 // a second simulator. It returns both simulators and the request.
-func editedIssuer(t *testing.T, name string) (old, now *aliyunsim.Simulator, ns string, cr *cmapi.CertificateRequest) {
+func editedIssuer(t *testing.T, name string, opts controllers.Options, beforeEdit func()) (old, now *aliyunsim.Simulator, ns string, cr *cmapi.CertificateRequest) {
 	t.Helper()
 	testKeys(t)
 	old, oldURL := startSim(t, aliyunsim.Config{Validation: aliyunsim.ValidationDNS})
 	now, newURL := startSim(t, instanceSimConfig(2))
-	startManager(t, testOptions())
+	startManager(t, opts)
 	ns = newNamespace(t)
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
 	ref := createIssuer(t, ns, "moving", issuerSpec(oldURL, "digicert-free-1-free"))
@@ -42,6 +46,9 @@ func editedIssuer(t *testing.T, name string) (old, now *aliyunsim.Simulator, ns 
 	orderID := pending.Annotations[v1alpha1.AnnotationOrderID]
 	if orderID == "" || orderCount(old) != 1 {
 		t.Fatalf("order %q, %d orders at the first endpoint", orderID, orderCount(old))
+	}
+	if beforeEdit != nil {
+		beforeEdit()
 	}
 
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -64,7 +71,7 @@ func editedIssuer(t *testing.T, name string) (old, now *aliyunsim.Simulator, ns 
 }
 
 func TestIssuerEditedFinishesOpenOrder(t *testing.T) {
-	old, now, ns, cr := editedIssuer(t, "finish")
+	old, now, ns, cr := editedIssuer(t, "finish", testOptions(), nil)
 	orderID := cr.Annotations[v1alpha1.AnnotationOrderID]
 
 	old.SetValidation(aliyunsim.ValidationAuto)
@@ -83,7 +90,7 @@ func TestIssuerEditedFinishesOpenOrder(t *testing.T) {
 }
 
 func TestIssuerEditedCancelsOpenOrder(t *testing.T) {
-	old, now, ns, cr := editedIssuer(t, "cancel")
+	old, now, ns, cr := editedIssuer(t, "cancel", testOptions(), nil)
 	if err := env.Client.Delete(context.Background(), cr); err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +106,36 @@ func TestIssuerEditedCancelsOpenOrder(t *testing.T) {
 	apps, applied := simApplications(now)
 	if len(now.State().Orders) != 0 || applied != 0 {
 		t.Errorf("something happened at the new endpoint: orders %v, applications %v", now.State().Orders, apps)
+	}
+}
+
+// TestIssuerEditedWaitsWhenOldOrderCannotBeFollowed: when no signer can be
+// built for what the open order was placed with, the request waits with
+// IssuerChanged and nothing is ordered; once one can, it finishes the order.
+func TestIssuerEditedWaitsWhenOldOrderCannotBeFollowed(t *testing.T) {
+	var refuseCSR atomic.Bool
+	opts := testOptions()
+	opts.NewSigner = func(cfg signer.Config) (signer.Signer, error) {
+		if refuseCSR.Load() && cfg.OrderAPI == signer.OrderAPICSR {
+			return nil, signer.Issuer(signer.ReasonInvalidConfig, errors.New("orderAPI CSR is refused here"))
+		}
+		return signer.New(cfg)
+	}
+	// The issuer's first signer (orderAPI CSR) is built; after the order,
+	// no CSR signer can be built any more.
+	old, now, ns, cr := editedIssuer(t, "wait", opts, func() { refuseCSR.Store(true) })
+	orderID := cr.Annotations[v1alpha1.AnnotationOrderID]
+	if msg := readyCond(cr).Message; !strings.Contains(msg, "no signer can be built") {
+		t.Errorf("the condition does not say why the request waits: %q", msg)
+	}
+	consistently(t, 2*time.Second, func() (bool, string) {
+		_, applied := simApplications(now)
+		return orderCount(old) == 1 && applied == 0 && len(now.State().Orders) == 0, "ordered while waiting"
+	})
+	refuseCSR.Store(false)
+	old.SetValidation(aliyunsim.ValidationAuto)
+	issued := waitIssued(t, keyOf(ns, cr.Name))
+	if got := issued.Annotations[v1alpha1.AnnotationOrderID]; got != orderID || orderCount(old) != 1 {
+		t.Errorf("issued from order %q (%d orders), the open one was %q", got, orderCount(old), orderID)
 	}
 }
