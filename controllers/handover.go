@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,8 +31,8 @@ import (
 // through its issuer's status: the deleted request records it there
 // (authenticated with the order state key) and drops its finalizer without
 // cancelling; the new request, owned by the same Certificate in the same
-// namespace, for the same revision and CSR public key, takes it into its
-// own trusted state instead of ordering again. An order nobody takes
+// namespace, for the same revision, CSR public key and names, takes it
+// into its own trusted state instead of ordering again. An order nobody takes
 // within Options.HandoverWait is cancelled (handover_controller.go). Each
 // step is durable before the next: a crash leaves either the record or
 // the new request's state, and the order is cancelled only when no live
@@ -50,7 +51,7 @@ const (
 type handoverDesk struct{ mu sync.Mutex }
 
 // handoverKey is what a successor must match.
-type handoverKey struct{ namespace, owner, revision, keyDigest string }
+type handoverKey struct{ namespace, owner, revision, csrDigest string }
 
 // handoverKeyOf is the handover key of a request cert-manager made for a
 // Certificate revision; ok is false for any other request.
@@ -60,19 +61,21 @@ func handoverKeyOf(cr *cmapi.CertificateRequest) (handoverKey, bool) {
 	if owner == nil || owner.Kind != cmapi.CertificateKind || owner.UID == "" || rev == "" {
 		return handoverKey{}, false
 	}
-	d, err := publicKeyDigest(cr.Spec.Request)
+	d, err := csrDigest(cr.Spec.Request)
 	if err != nil {
 		return handoverKey{}, false
 	}
-	return handoverKey{namespace: cr.Namespace, owner: string(owner.UID), revision: rev, keyDigest: d}, true
+	return handoverKey{namespace: cr.Namespace, owner: string(owner.UID), revision: rev, csrDigest: d}, true
 }
 
 func recordKey(rec v1alpha1.OrderHandover) handoverKey {
-	return handoverKey{namespace: rec.Namespace, owner: rec.Owner, revision: rec.Revision, keyDigest: rec.KeyDigest}
+	return handoverKey{namespace: rec.Namespace, owner: rec.Owner, revision: rec.Revision, csrDigest: rec.CSRDigest}
 }
 
-// publicKeyDigest is the SHA-256 of a PEM CSR's public key.
-func publicKeyDigest(csrPEM []byte) (string, error) {
+// csrDigest is the SHA-256 of a PEM CSR's public key and of the names it
+// asks for: a Certificate edited to other names keeps its revision and
+// key, and its new request must not take the old names' order.
+func csrDigest(csrPEM []byte) (string, error) {
 	b, _ := pem.Decode(csrPEM)
 	if b == nil {
 		return "", errors.New("no PEM block")
@@ -81,12 +84,30 @@ func publicKeyDigest(csrPEM []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(csr.RawSubjectPublicKeyInfo)
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	names := []string{"CN=" + csr.Subject.CommonName}
+	for _, n := range csr.DNSNames {
+		names = append(names, "DNS="+n)
+	}
+	for _, ip := range csr.IPAddresses {
+		names = append(names, "IP="+ip.String())
+	}
+	for _, u := range csr.URIs {
+		names = append(names, "URI="+u.String())
+	}
+	for _, e := range csr.EmailAddresses {
+		names = append(names, "Email="+e)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	h.Write(csr.RawSubjectPublicKeyInfo)
+	for _, n := range names {
+		h.Write([]byte("\x00" + n))
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 func (k stateKey) handoverMAC(h handoverKey, uid string, st signer.OrderState) string {
-	return k.sum(placeHandover, uid, "OrderHandover", h.namespace+"/"+h.owner+"/"+h.revision+"/"+h.keyDigest, st)
+	return k.sum(placeHandover, uid, "OrderHandover", h.namespace+"/"+h.owner+"/"+h.revision+"/"+h.csrDigest, st)
 }
 
 // handoverRecord is the record of a deleted request's open order.
@@ -95,7 +116,7 @@ func (k stateKey) handoverRecord(cr *cmapi.CertificateRequest, h handoverKey, st
 	b, _ := json.Marshal(st)
 	return v1alpha1.OrderHandover{
 		UID: string(cr.UID), Request: cr.Namespace + "/" + cr.Name,
-		Namespace: h.namespace, Owner: h.owner, Revision: h.revision, KeyDigest: h.keyDigest,
+		Namespace: h.namespace, Owner: h.owner, Revision: h.revision, CSRDigest: h.csrDigest,
 		State: string(b), MAC: k.handoverMAC(h, string(cr.UID), st), Since: metav1.NewTime(since),
 	}
 }

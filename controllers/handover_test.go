@@ -21,7 +21,7 @@ import (
 // cert-manager deletes a CertificateRequest whose order is open and creates
 // it again, same name, for the same Certificate revision and key: the order
 // is handed over to the new request, never cancelled and placed again. A
-// request of another key or namespace takes nothing: the old order is
+// request of another key, other names or another namespace takes nothing: the old order is
 // cancelled and the new request orders its own.
 
 // handoverSetup is an issuer whose orders wait for validation, with a
@@ -80,7 +80,13 @@ func revisionOf(uid types.UID, certName, rev string) crOption {
 // key and waits for its order.
 func (s *handoverSetup) pendingRequest(t *testing.T, ns, name string, key crypto.Signer, owner types.UID) (client.ObjectKey, string) {
 	t.Helper()
-	k := createCR(t, ns, name, s.ref, makeCSR(t, csrSpec{key: key, cn: "web.example.com"}), revisionOf(owner, "web", "1"))
+	return s.pendingRequestFor(t, ns, name, key, owner, "web.example.com")
+}
+
+// pendingRequestFor is pendingRequest for the name cn.
+func (s *handoverSetup) pendingRequestFor(t *testing.T, ns, name string, key crypto.Signer, owner types.UID, cn string) (client.ObjectKey, string) {
+	t.Helper()
+	k := createCR(t, ns, name, s.ref, makeCSR(t, csrSpec{key: key, cn: cn}), revisionOf(owner, "web", "1"))
 	approve(t, k)
 	cr := waitCR(t, k, cmapi.CertificateRequestReasonPending, "_dnsauth", 30*time.Second)
 	id := cr.Annotations[v1alpha1.AnnotationOrderID]
@@ -150,7 +156,7 @@ func TestHandoverToRecreatedRequest(t *testing.T) {
 	})
 }
 
-func TestNoHandoverToAnotherKeyOrNamespace(t *testing.T) {
+func TestNoHandoverToAnotherKeyNamesOrNamespace(t *testing.T) {
 	s, start := newHandoverSetup(t, 3*time.Second)
 	start()
 	waitIssuer(t, s.ns, s.ref, metav1.ConditionTrue, "")
@@ -165,6 +171,22 @@ func TestNoHandoverToAnotherKeyOrNamespace(t *testing.T) {
 		eventually(t, 30*time.Second, func() (bool, string) {
 			ids := simOrderIDs(s.sim)
 			return len(ids) == 1 && ids[0] == fresh, fmt.Sprintf("orders %v, want only %s (old %s cancelled)", ids, fresh, old)
+		})
+	})
+
+	t.Run("other names", func(t *testing.T) {
+		// The Certificate edited to other names: same revision and key.
+		before := simOrderIDs(s.sim)
+		key, old := s.pendingRequestFor(t, s.ns, "web-3", keys.rsa2048Other, s.cert.UID, "web.example.com")
+		deleteAndWait(t, key)
+		_, fresh := s.pendingRequestFor(t, s.ns, "web-3", keys.rsa2048Other, s.cert.UID, "www.example.com")
+		if fresh == old {
+			t.Fatalf("a request for other names took over order %s", old)
+		}
+		eventually(t, 30*time.Second, func() (bool, string) {
+			ids := simOrderIDs(s.sim)
+			want := append(append([]string{}, before...), fresh)
+			return fmt.Sprint(ids) == fmt.Sprint(want), fmt.Sprintf("orders %v, want %v (old %s cancelled)", ids, want, old)
 		})
 	})
 

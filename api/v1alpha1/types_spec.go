@@ -325,12 +325,13 @@ type OrderHandover struct {
 	// UID is the deleted request's UID, Request its namespace/name.
 	UID     string `json:"uid"`
 	Request string `json:"request"`
-	// Namespace, Owner (the Certificate's UID), Revision and KeyDigest
-	// (SHA-256 of the CSR's public key) are what the successor must match.
+	// Namespace, Owner (the Certificate's UID), Revision and CSRDigest
+	// (SHA-256 of the CSR's public key and names) are what the successor
+	// must match.
 	Namespace string `json:"namespace"`
 	Owner     string `json:"owner"`
 	Revision  string `json:"revision"`
-	KeyDigest string `json:"keyDigest"`
+	CSRDigest string `json:"csrDigest"`
 	// State is the order state (JSON), MAC its authentication.
 	State string `json:"state"`
 	MAC   string `json:"mac"`
