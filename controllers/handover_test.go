@@ -21,8 +21,8 @@ import (
 // cert-manager deletes a CertificateRequest whose order is open and creates
 // it again, same name, for the same Certificate revision and key: the order
 // is handed over to the new request, never cancelled and placed again. A
-// request of another key, other names or another namespace takes nothing: the old order is
-// cancelled and the new request orders its own.
+// request of another key, other names or another namespace takes nothing:
+// the old order is cancelled and the new request orders its own.
 
 // handoverSetup is an issuer whose orders wait for validation, with a
 // Certificate "web" in a fresh namespace.
