@@ -116,6 +116,16 @@ func simOrderIDs(sim *aliyunsim.Simulator) []string {
 	return ids
 }
 
+// waitOrders waits until the simulator's orders are want, oldest first
+// (cancelled is the handed-over order expected gone).
+func waitOrders(t *testing.T, sim *aliyunsim.Simulator, want []string, cancelled string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() (bool, string) {
+		ids := simOrderIDs(sim)
+		return fmt.Sprint(ids) == fmt.Sprint(want), fmt.Sprintf("orders %v, want %v (%s cancelled)", ids, want, cancelled)
+	})
+}
+
 func TestHandoverToRecreatedRequest(t *testing.T) {
 	s, start := newHandoverSetup(t, 30*time.Second)
 	m := start()
@@ -168,10 +178,7 @@ func TestNoHandoverToAnotherKeyNamesOrNamespace(t *testing.T) {
 		if fresh == old {
 			t.Fatalf("a request for another key took over order %s", old)
 		}
-		eventually(t, 30*time.Second, func() (bool, string) {
-			ids := simOrderIDs(s.sim)
-			return len(ids) == 1 && ids[0] == fresh, fmt.Sprintf("orders %v, want only %s (old %s cancelled)", ids, fresh, old)
-		})
+		waitOrders(t, s.sim, []string{fresh}, old)
 	})
 
 	t.Run("other names", func(t *testing.T) {
@@ -183,11 +190,7 @@ func TestNoHandoverToAnotherKeyNamesOrNamespace(t *testing.T) {
 		if fresh == old {
 			t.Fatalf("a request for other names took over order %s", old)
 		}
-		eventually(t, 30*time.Second, func() (bool, string) {
-			ids := simOrderIDs(s.sim)
-			want := append(append([]string{}, before...), fresh)
-			return fmt.Sprint(ids) == fmt.Sprint(want), fmt.Sprintf("orders %v, want %v (old %s cancelled)", ids, want, old)
-		})
+		waitOrders(t, s.sim, append(before, fresh), old)
 	})
 
 	t.Run("another namespace", func(t *testing.T) {
@@ -207,10 +210,6 @@ func TestNoHandoverToAnotherKeyNamesOrNamespace(t *testing.T) {
 		if fresh == old {
 			t.Fatalf("a request of another namespace took over order %s", old)
 		}
-		eventually(t, 30*time.Second, func() (bool, string) {
-			ids := simOrderIDs(s.sim)
-			want := append(append([]string{}, before...), fresh)
-			return fmt.Sprint(ids) == fmt.Sprint(want), fmt.Sprintf("orders %v, want %v (old %s cancelled)", ids, want, old)
-		})
+		waitOrders(t, s.sim, append(before, fresh), old)
 	})
 }

@@ -129,9 +129,7 @@ type State struct {
 	Errors           map[string]int          `json:"errors"` // error answers per Code
 	Throttled        int                     `json:"throttled"`
 	Faults           int                     `json:"faults"`
-	// Placed counts the CAS 2020-04-07 orders ever placed per domain (an order counts for each
-	// of its domains), cancelled and deleted ones included: what quota a client spent.
-	Placed map[string]int `json:"placed"`
+	Placed           map[string]int          `json:"placed"` // CAS 2020-04-07 orders ever placed per domain, deleted ones too
 	Zones            []string                `json:"zones"`
 	Orders           []OrderState            `json:"orders"`
 	Records          []RecordState           `json:"records"`
