@@ -71,6 +71,11 @@ type Options struct {
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
 	CancelGiveUp time.Duration
+	// HandoverWait is how long the open order of a request cert-manager
+	// deleted before it finished waits for the request cert-manager creates
+	// again for the same Certificate revision and key, before it is
+	// cancelled (handover.go).
+	HandoverWait time.Duration
 	// Sync configures the AliyunCASCertificateSync controller.
 	Sync SyncOptions
 }
@@ -88,6 +93,7 @@ const (
 	DefaultMaxRetryDelay            = 5 * time.Minute
 	DefaultSignTimeout              = 2 * time.Minute
 	DefaultCancelGiveUp             = 15 * time.Minute
+	DefaultHandoverWait             = time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -117,6 +123,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CancelGiveUp <= 0 {
 		o.CancelGiveUp = DefaultCancelGiveUp
+	}
+	if o.HandoverWait <= 0 {
+		o.HandoverWait = DefaultHandoverWait
 	}
 	return o
 }
@@ -149,6 +158,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	signers := newSignerSource(mgr.GetClient(), mgr.GetAPIReader(), opts)
 	recorder := mgr.GetEventRecorder(eventSource)
+	desk := &handoverDesk{}
 
 	for _, kind := range []string{issuerKind, clusterIssuerKind} {
 		r := &IssuerReconciler{
@@ -159,6 +169,11 @@ func Setup(mgr manager.Manager, opts Options) error {
 			opts:     opts,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+		h := &handoverReconciler{kind: kind, client: mgr.GetClient(), reader: mgr.GetAPIReader(), recorder: recorder,
+			key: key, signers: signers, opts: opts, desk: desk}
+		if err := h.setupWithManager(mgr); err != nil {
 			return err
 		}
 	}
@@ -172,6 +187,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		key:       key,
 		signers:   signers,
 		opts:      opts,
+		desk:      desk,
 	}
 	if err := cr.SetupWithManager(mgr); err != nil {
 		return err
