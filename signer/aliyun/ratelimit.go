@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,26 @@ var ActionRateLimits = map[string]float64{
 	"CancelOrderRequest":                 100,
 	"CancelCertificateForPackageRequest": 10,
 	"ListUserCertificateOrder":           10,
+}
+
+// ParseActionRateLimits reads per-action limits written as
+// Action=QPS[,Action=QPS...] (QPS 0 removes a documented one).
+func ParseActionRateLimits(s string) (map[string]float64, error) {
+	m := map[string]float64{}
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		action, v, ok := strings.Cut(item, "=")
+		qps, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		action = strings.TrimSpace(action)
+		if !ok || action == "" || err != nil || qps < 0 || math.IsInf(qps, 0) || math.IsNaN(qps) {
+			return nil, fmt.Errorf("per-action rate limit %q: want Action=QPS with QPS a number of calls per second, 0 or more", item)
+		}
+		m[action] = qps
+	}
+	return m, nil
 }
 
 // RateInfo is a change of a pacer's rate, for metrics.
