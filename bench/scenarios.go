@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
@@ -222,8 +223,9 @@ func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, orderAPI v
 	return res, nil
 }
 
-// Throttle is scenario C.
+// Throttle is scenario C, for one order API.
 type Throttle struct {
+	OrderAPI    string  `json:"orderAPI"`
 	N           int     `json:"n"`
 	SimQPS      float64 `json:"simulatorThrottleQPS"`
 	ClientRate  float64 `json:"clientRateLimit"`
@@ -240,13 +242,29 @@ type Throttle struct {
 }
 
 // runThrottle is scenario C: the simulator throttles at qps while n
-// Certificates are issued.
-func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
-	ref, err := e.aliyunIssuer(ctx, "bench-throttle", v1alpha1.OrderAPICSR, 0)
+// Certificates are issued, with each order API in turn.
+func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) ([]*Throttle, error) {
+	var out []*Throttle
+	for _, api := range []v1alpha1.OrderAPI{v1alpha1.OrderAPICSR, v1alpha1.OrderAPIInstance} {
+		t, err := runThrottleOnce(ctx, e, api, n, qps, clientRate, clientBurst)
+		if err != nil {
+			return nil, fmt.Errorf("orderAPI %s: %w", api, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func runThrottleOnce(ctx context.Context, e *env, api v1alpha1.OrderAPI, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
+	name, ns := "bench-throttle", "bench-c-throttle"
+	if api != v1alpha1.OrderAPICSR {
+		suffix := "-" + strings.ToLower(string(api))
+		name, ns = name+suffix, ns+suffix
+	}
+	ref, err := e.aliyunIssuer(ctx, name, api, 0)
 	if err != nil {
 		return nil, err
 	}
-	ns := "bench-c-throttle"
 	before, err := e.snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -277,11 +295,11 @@ func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate flo
 	acc, _ := callRate(accepted)
 	c := costOf(before, after, n)
 	res := &Throttle{
-		N: n, SimQPS: qps, ClientRate: clientRate, ClientBurst: clientBurst,
+		OrderAPI: string(api), N: n, SimQPS: qps, ClientRate: clientRate, ClientBurst: clientBurst,
 		Wall: statOf(br.Wall()).rounded(), CallRate: statOf(mean).rounded(), Peak1s: statOf(float64(peak)),
 		AcceptedRate: statOf(acc).rounded(), Issued: len(br.Latencies), CostStats: summarizeCosts([]roundCost{c}),
 	}
-	e.log("C throttle %.0f qps N=%d: wall %.1fs, %.2f calls/s (peak %d in 1s), %.2f throttled/cert",
-		qps, n, br.Wall(), mean, peak, c.throttled)
+	e.log("C throttle %s %.0f qps N=%d: wall %.1fs, %.2f calls/s (peak %d in 1s), %.2f throttled/cert",
+		api, qps, n, br.Wall(), mean, peak, c.throttled)
 	return res, e.cleanup(ctx, ns)
 }
