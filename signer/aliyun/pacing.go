@@ -18,13 +18,17 @@ const (
 	// minEstimateSpan: fewer seconds of history than this are no estimate;
 	// the rate is halved instead.
 	minEstimateSpan = 500 * time.Millisecond
+	// settleAfterCut: a throttled answer within this long after the pause
+	// shows the limit learned at the cut was too high.
+	settleAfterCut = 2 * estimateWindow
 	// cutPause: no call starts within this long after a throttled answer,
 	// so that a per-second window or a token bucket on the server side
 	// has refilled before the next one.
 	cutPause = time.Second
 	// recoverPerSecond: below the learned limit the rate climbs back by
-	// this share of it per second (from cutFactor to the limit in 2s).
-	recoverPerSecond = 0.05
+	// this share of it per second (from cutFactor to the limit in 1s of
+	// calls after the pause).
+	recoverPerSecond = 0.1
 	// probePerSecond: above the learned limit the rate probes upward,
 	// additively, by this share of the limit per second, doubling every
 	// probeDoubling without a throttled answer (5% in the first 10s, then
@@ -45,8 +49,9 @@ const (
 // pacer paces one flow of calls (an account's calls at one endpoint, or one
 // action's) and learns the flow's real limit from throttled answers. Calls
 // are spread evenly at the current rate, never sent in a burst, and no
-// window of one second holds more than the rate (rounded down, at least
-// one) nor more than perSecondCap. The caller holds the lock.
+// window of one second holds more than the rate rounded up (at a rate at or
+// below a server's limit of N calls a second, never more than N) nor more
+// than perSecondCap. The caller holds the lock.
 type pacer struct {
 	limit        float64 // configured upper bound (calls/s)
 	perSecondCap int     // configured most calls in any one second
@@ -74,7 +79,7 @@ func newPacer(limit float64, perSecondCap int) *pacer {
 
 // perSecond is the most calls any one-second window may hold now.
 func (p *pacer) perSecond() int {
-	return max(1, min(p.perSecondCap, int(math.Floor(p.rate+1e-9))))
+	return max(1, min(p.perSecondCap, int(math.Ceil(p.rate-1e-9))))
 }
 
 // spacing is the time between two calls at the current rate.
@@ -177,11 +182,12 @@ func (p *pacer) throttled(epoch int, now time.Time) bool {
 		return false
 	}
 	p.trimAccepted(now)
+	// The window spans the pause after an earlier cut, if any: a token
+	// bucket on the server refilled during it, so the calls accepted just
+	// after the pause overstate what the server sustains.
 	from := now.Add(-estimateWindow)
-	for _, t := range []time.Time{p.firstAt, p.resumeAt} {
-		if t.After(from) {
-			from = t
-		}
+	if p.firstAt.After(from) {
+		from = p.firstAt
 	}
 	n := 0
 	for _, t := range p.accepted {
@@ -189,9 +195,18 @@ func (p *pacer) throttled(epoch int, now time.Time) bool {
 			n++
 		}
 	}
+	// Throttled at this rate, the limit is below it: what was accepted,
+	// and at most cutFactor of the rate (when every call of the window
+	// was accepted, the window does not show how far below).
 	estimate := p.rate / 2
 	if span := now.Sub(from); span >= minEstimateSpan && n > 0 {
-		estimate = min(p.rate, float64(n)/span.Seconds())
+		estimate = min(p.rate*cutFactor, float64(n)/span.Seconds())
+	}
+	if p.learned > 0 && now.Sub(p.resumeAt) < settleAfterCut {
+		// Throttled again soon after a cut: what was learned was too much
+		// (a server's burst allowance, refilled during the pause, inflates
+		// the estimate the same way every time), so go below it.
+		estimate = min(estimate, p.learned*cutFactor)
 	}
 	p.learned = max(minRate, estimate)
 	p.rate = max(minRate, p.learned*cutFactor)

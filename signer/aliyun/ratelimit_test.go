@@ -257,7 +257,8 @@ func TestLimiterNoSecondAboveTheRate(t *testing.T) {
 		want  int
 	}{
 		{5, 10, 5},
-		{4.5, 10, 4},
+		{4.5, 10, 5},
+		{3, 10, 3},
 		{100, 10, 10},
 		{0.5, 10, 1},
 	} {
