@@ -227,10 +227,17 @@ func TestThrottleReport(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, got[name], want)
 		}
 	}
+	learning := c("CSR", 4, 6, 0.1)
+	learning.ClientRate, learning.ClientBurst, learning.Learning = 10, 10, true
+	r.C = append(r.C, learning)
+	if n := len(targets(r)); n != 7 {
+		t.Errorf("%d targets, want 6 for scenario C's two rows at the default limit and the writes target", n)
+	}
 	md := markdown(r)
 	for _, line := range []string{
-		"| CSR | 100 | 50 | 4.5 | 90 % | 6 | 4.5 | 0.01 | 2 | DescribeCertificateState 1 |",
-		"| Instance | 100 | 50 | 3.5 | 70 % | 7 | 3.5 | 0.2 | 2 | DescribeCertificateState 1 |",
+		"| CSR | 10, 10 | 100 | 50 | 4 | 80 % | 6 | 4 | 0.1 | 2 | DescribeCertificateState 1 |",
+		"| CSR | 5, 10 | 100 | 50 | 4.5 | 90 % | 6 | 4.5 | 0.01 | 2 | DescribeCertificateState 1 |",
+		"| Instance | 5, 10 | 100 | 50 | 3.5 | 70 % | 7 | 3.5 | 0.2 | 2 | DescribeCertificateState 1 |",
 	} {
 		if !strings.Contains(md, line) {
 			t.Errorf("markdown lacks %q:\n%s", line, md)

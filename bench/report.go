@@ -58,7 +58,9 @@ func targets(r *Results) []Target {
 		Value: fmtNum(worst), Status: status(worst <= 3), Note: strings.Join(where, "; "),
 	})
 	for _, c := range r.C {
-		out = append(out, throttleTargets(c)...)
+		if !c.Learning {
+			out = append(out, throttleTargets(c)...)
+		}
 	}
 	if a := r.A; a != nil {
 		out = append(out, ratioTarget(a, "CSR", a.Aliyun, a.RatioP50, a.RatioWall))
@@ -221,10 +223,10 @@ func markdown(r *Results) string {
 
 	if len(r.C) > 0 {
 		c0 := r.C[0]
-		p("**C. Throttling** (N=%d): the simulator allows %s calls/s; the issuer's client limit is %s calls/s (burst %d). Rates are from the first call of the run to the last.\n\n", c0.N, fmtNum(c0.SimQPS), fmtNum(c0.ClientRate), c0.ClientBurst)
-		p("| Order API | Issued | All Ready (s) | Calls/s reaching the simulator | Share of the allowed rate | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert | Calls by action |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		p("**C. Throttling** (N=%d): the simulator allows %s calls/s. Rates are from the first call of the run to the last; the last row's client limit is above the simulator's, so the issuer learns the rate from throttled answers.\n\n", c0.N, fmtNum(c0.SimQPS))
+		p("| Order API | Client limit (calls/s, burst) | Issued | All Ready (s) | Calls/s reaching the simulator | Share of the allowed rate | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert | Calls by action |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range r.C {
-			p("| %s | %d | %s | %s | %s %% | %s | %s | %s | %s | %s |\n", c.OrderAPI, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtNum(round3(100*c.allowedShare())),
+			p("| %s | %s, %d | %d | %s | %s | %s %% | %s | %s | %s | %s | %s |\n", c.OrderAPI, fmtNum(c.ClientRate), c.ClientBurst, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtNum(round3(100*c.allowedShare())),
 				fmtStat(c.Peak1s), fmtStat(c.AcceptedRate), fmtStat(c.ThrottledPerCert), fmtStat(c.CallsPerCert), breakdown(c.CallsByAction, true))
 		}
 		p("\n")

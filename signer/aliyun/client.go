@@ -218,6 +218,11 @@ func (c *Client) Call(ctx context.Context, api API, action string, params map[st
 		// tried again, after the limiter's pause, like a read.
 		retryable := attempts > 1 || (err.Throttled && !err.OutcomeUnknown)
 		if err.Class != Transient || !retryable || attempt >= c.opts.MaxAttempts || ctx.Err() != nil {
+			if err.Throttled {
+				// At least the limiter's pause: the caller comes back
+				// when the account has room.
+				err.RetryAfter = max(err.RetryAfter, cutPause)
+			}
 			return err
 		}
 		delay := c.backoff(attempt)
