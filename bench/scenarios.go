@@ -235,7 +235,7 @@ type Throttle struct {
 	// Learning: the client limit is above the simulator's, so the issuer
 	// learns the rate from throttled answers (figures only, no targets).
 	Learning bool `json:"learning,omitempty"`
-	Wall        Stat    `json:"wallSeconds"`
+	Wall     Stat `json:"wallSeconds"`
 	// CallRate is calls reaching the simulator per second, from the first
 	// call of the run to the last; Peak1s the most within any one second.
 	CallRate Stat `json:"callsPerSecond"`
