@@ -70,6 +70,7 @@ type pacer struct {
 
 	last     time.Time   // the latest slot handed out
 	slots    []time.Time // the latest slots, oldest first, for the one-second window
+	sent     []time.Time // the latest calls actually started, oldest first
 	accepted []time.Time // answers that were not throttled, within estimateWindow
 }
 
@@ -118,6 +119,33 @@ func (p *pacer) take(at, now time.Time) {
 	p.slots = append(p.slots, at)
 	if keep := max(p.perSecondCap, 1); len(p.slots) > keep {
 		p.slots = append(p.slots[:0], p.slots[len(p.slots)-keep:]...)
+	}
+}
+
+// admitAt is when a call whose slot has come may actually start: a process
+// that was not scheduled for a while wakes its callers late and together,
+// so the one-second window (and half the spacing) is kept on the times
+// calls really start too.
+func (p *pacer) admitAt(now time.Time) time.Time {
+	t := now
+	if n := len(p.sent); n > 0 {
+		if next := p.sent[n-1].Add(p.spacing() / 2); next.After(t) {
+			t = next
+		}
+		if k := p.perSecond(); n >= k {
+			if next := p.sent[n-k].Add(time.Second); next.After(t) {
+				t = next
+			}
+		}
+	}
+	return t
+}
+
+// started records a call that starts at now.
+func (p *pacer) started(now time.Time) {
+	p.sent = append(p.sent, now)
+	if keep := max(p.perSecondCap, 1); len(p.sent) > keep {
+		p.sent = append(p.sent[:0], p.sent[len(p.sent)-keep:]...)
 	}
 }
 

@@ -285,10 +285,42 @@ func (l *limiter) wait(ctx context.Context, action string, maxWait time.Duration
 				return ticket{}, 0, err
 			}
 		}
-		if l.valid(tk) {
-			return tk, 0, nil
+		if !l.valid(tk) {
+			continue
+		}
+		for {
+			now = l.clock.now()
+			d := l.admit(tk, now)
+			if d <= 0 {
+				return tk, 0, nil
+			}
+			if err := l.clock.sleep(ctx, d); err != nil {
+				return ticket{}, 0, err
+			}
 		}
 	}
+}
+
+// admit starts a reserved call whose slot has come, or says how long to
+// wait first (see pacer.admitAt).
+func (l *limiter) admit(tk ticket, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.total.admitAt(now)
+	a := l.actions[tk.action]
+	if a != nil {
+		if ta := a.admitAt(now); ta.After(t) {
+			t = ta
+		}
+	}
+	if t.After(now) {
+		return t.Sub(now)
+	}
+	l.total.started(now)
+	if a != nil {
+		a.started(now)
+	}
+	return 0
 }
 
 // rates are the pacing rates now, by action ("" for the account).

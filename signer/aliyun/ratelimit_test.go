@@ -169,6 +169,10 @@ func run(t *testing.T, l *limiter, fc *fakeClock, srv server, workers int, actio
 				push(&event{at: l.reserveTotal(&tk, e.at), worker: e.worker, kind: evSend, tk: tk})
 				continue
 			}
+			if d := l.admit(e.tk, e.at); d > 0 {
+				push(&event{at: e.at.Add(d), worker: e.worker, kind: evSend, tk: e.tk})
+				continue
+			}
 			arrive := e.at.Add(latency)
 			ok := srv.accept(arrive, action)
 			calls = append(calls, sent{at: arrive, action: action, throttled: !ok})
@@ -348,5 +352,43 @@ func TestLimiterRecoversWhenThrottlingStops(t *testing.T) {
 	t.Logf("rates by second after the change: %.1f", rates[60:])
 	if acc < 8 || thr > 2 {
 		t.Errorf("in the last 30s: %.2f accepted calls/s and %d throttled, want at least 8 and at most 2", acc, thr)
+	}
+}
+
+func TestLimiterLateWakeUpsDoNotBunch(t *testing.T) {
+	// Ten calls get their slots (0, 0.2s, ... 1.8s) but the process is
+	// not scheduled until 1.5s: they must not all start at once.
+	l, fc := testLimiter(5, 10, map[string]float64{})
+	start := fc.now()
+	var tickets []ticket
+	for range 10 {
+		_, tk, ok := l.reserve("DescribeCertificateState", start, time.Hour)
+		if !ok {
+			t.Fatal("no slot")
+		}
+		tickets = append(tickets, tk)
+	}
+	late := start.Add(1500 * time.Millisecond)
+	var starts []sent
+	for _, tk := range tickets {
+		at := late
+		for {
+			d := l.admit(tk, at)
+			if d <= 0 {
+				break
+			}
+			at = at.Add(d)
+		}
+		late = at
+		starts = append(starts, sent{at: at})
+	}
+	_, _, peak := stats(starts, start, start.Add(time.Minute), "")
+	if peak > 5 {
+		t.Errorf("%d calls started within one second after a late wake-up, want at most 5", peak)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].at.Sub(starts[i-1].at); gap < 100*time.Millisecond {
+			t.Fatalf("calls %d and %d started %v apart, want at least half the spacing", i-1, i, gap)
+		}
 	}
 }
