@@ -392,3 +392,47 @@ func TestLimiterLateWakeUpsDoNotBunch(t *testing.T) {
 		}
 	}
 }
+
+func TestParseActionRateLimits(t *testing.T) {
+	m, err := ParseActionRateLimits("GetInstanceDetail=10, GetTaskAttribute=0,")
+	if err != nil || len(m) != 2 || m["GetInstanceDetail"] != 10 || m["GetTaskAttribute"] != 0 {
+		t.Fatalf("got %v, %v", m, err)
+	}
+	for _, bad := range []string{"GetInstanceDetail", "=5", "X=-1", "X=fast", "X=NaN"} {
+		if _, err := ParseActionRateLimits(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// The parsed limits add to the documented ones, and 0 removes one.
+	l, _ := testLimiter(50, 50, m)
+	if l.actions["GetInstanceDetail"] == nil || l.actions["GetInstanceDetail"].limit != 10 {
+		t.Errorf("GetInstanceDetail has no pacer of its own at 10/s: %+v", l.actions["GetInstanceDetail"])
+	}
+	if l.actions["GetTaskAttribute"] != nil {
+		t.Error("GetTaskAttribute=0 did not remove its documented limit")
+	}
+	if p := l.actions["GetUserCertificateDetail"]; p == nil || p.limit != 50 {
+		t.Errorf("the documented 100/s of GetUserCertificateDetail is not bounded by the account's 50/s: %+v", p)
+	}
+}
+
+func TestSharedLimits(t *testing.T) {
+	shared := NewLimits()
+	mk := func(id, secret string) *Client {
+		c, err := New(Options{Endpoint: "https://cas.aliyuncs.com", Credentials: Credentials{AccessKeyID: id, AccessKeySecret: secret}, Limits: shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := mk("LTAI5tSharedKey0001", "secret-one"), mk("LTAI5tSharedKey0001", "secret-one")
+	if a.limiters[CAS.Product] != b.limiters[CAS.Product] {
+		t.Error("two clients of one account and endpoint have limiters of their own")
+	}
+	if c := mk("LTAI5tSharedKey0001", "not-the-secret"); c.limiters[CAS.Product] == a.limiters[CAS.Product] {
+		t.Error("a client with the AccessKey ID but another secret shares the account's limiter")
+	}
+	if a.limiters[CAS.Product] == a.limiters[Alidns.Product] {
+		t.Error("CAS and Alidns share one limiter")
+	}
+}
