@@ -81,6 +81,7 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Client.Get(ctx, req.NamespacedName, iss); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.signers.forget(r.Kind, req.Namespace, req.Name)
+			forgetIssuerMetrics(r.Kind, req.Namespace, req.Name)
 			r.backoff.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -142,6 +143,7 @@ func (r *IssuerReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := patchIssuerStatus(ctx, r.Client, iss, base); err != nil {
 		return requeueOnWriteRace(err)
 	}
+	observeIssuerHealth(iss, health)
 	if !wasReady {
 		issuerEvent(r.Recorder, iss, "Normal", eventChecked, "Check", msg)
 		log.Info("issuer ready", "message", msg)

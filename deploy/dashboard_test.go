@@ -3,8 +3,6 @@ package deploy_test
 import (
 	"encoding/json"
 	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,23 +20,10 @@ import (
 // _bucket, _sum and _count series, summaries _sum and _count.
 func exportedMetrics(t *testing.T) (series map[string]string) {
 	t.Helper()
-	dir := filepath.Join(root(t), "controllers")
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	type metric struct{ name, kind string }
 	byVar := map[string]metric{}
 	var registered []string
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range parseDir(t, "controllers") {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.ValueSpec:
@@ -222,5 +207,29 @@ func TestQueriedMetricsSeesSelectors(t *testing.T) {
 	}
 	if _, ok := exportedMetrics(t)["foo_total"]; ok {
 		t.Fatal("foo_total counted as exported")
+	}
+}
+
+// docs/install.md's metrics table lists exactly the metrics the binary exports.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root(t), "docs", "install.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_:]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	exported := map[string]bool{}
+	for _, base := range exportedMetrics(t) {
+		exported[base] = true
+		if !documented[base] {
+			t.Errorf("%s is exported but not in docs/install.md's metrics table", base)
+		}
+	}
+	for name := range documented {
+		if !exported[name] {
+			t.Errorf("docs/install.md's metrics table lists %s, which the binary does not export", name)
+		}
 	}
 }

@@ -57,7 +57,7 @@ state=$(mktemp -d)
 ticker_pid=""
 cleanup() {
 	[[ -n "$ticker_pid" ]] && kill "$ticker_pid" 2>/dev/null
-	rm -rf "$state" "$bin/.build-$$"
+	rm -rf "$state" "$bin"/.build-$$*
 }
 trap cleanup EXIT
 
@@ -95,8 +95,8 @@ ticker() {
 # What to build, by kind.
 module_tools=() # in the hack/tools module
 go_installs=()
-issuer_targets=()
-main_cmds=()
+project=()   # issuer and development commands
+cross_builds=()
 skipped=()
 for n in "${names[@]}"; do
 	case $n in
@@ -107,10 +107,11 @@ for n in "${names[@]}"; do
 		*) go_installs+=("$n") ;;
 		esac
 		;;
-	issuer | issuer-*-*) issuer_targets+=("$n") ;;
+	issuer) project+=("$n") ;;
+	issuer-*-*) cross_builds+=("$n") ;;
 	*)
 		[[ -n "${main_pkg[$n]:-}" ]] || usage
-		main_cmds+=("$n")
+		project+=("$n")
 		;;
 	esac
 done
@@ -149,35 +150,42 @@ go_install() {
 	mark_built "$1"
 }
 
-build_issuer() {
-	case $1 in
-	issuer) CGO_ENABLED=0 go build "${issuer_flags[@]}" -o "$bin/aliyun-cas-issuer" . ;;
-	issuer-*-*)
-		local os_arch=${1#issuer-}
-		local goos=${os_arch%-*} goarch=${os_arch#*-}
-		mkdir -p "$bin/$goos-$goarch"
-		CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build "${issuer_flags[@]}" -o "$bin/$goos-$goarch/aliyun-cas-issuer" .
-		;;
-	esac
+# The issuer and the development commands (demo, sandbox) in one go build
+# with the flags of the binary users deploy: the packages they share (the
+# controllers, client-go, cert-manager, the Alibaba SDK) compile once.
+build_project() {
+	local out="$bin/.build-$$-project" pkgs=()
+	for n in "$@"; do
+		case $n in
+		issuer) pkgs+=(.) ;;
+		*) pkgs+=("${main_pkg[$n]}") ;;
+		esac
+	done
+	mkdir -p "$out"
+	CGO_ENABLED=0 go build "${issuer_flags[@]}" -o "$out/" "${pkgs[@]}"
+	for n in "$@"; do
+		local from=$n
+		[[ $n == issuer ]] && from=aliyun-cas-issuer
+		mv -f "$out/$from" "$bin/$from"
+	done
 }
 
-# Development commands keep full source paths: they find the module root
-# (deploy/examples, the CRDs) from their own source file.
-build_main_cmds() {
-	local pkgs=()
-	for c in "$@"; do pkgs+=("${main_pkg[$c]}"); done
-	go build -o "$bin/" "${pkgs[@]}"
+build_cross_issuer() {
+	local os_arch=${1#issuer-}
+	local goos=${os_arch%-*} goarch=${os_arch#*-}
+	mkdir -p "$bin/$goos-$goarch"
+	CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build "${issuer_flags[@]}" -o "$bin/$goos-$goarch/aliyun-cas-issuer" .
 }
 
-total=$((${#module_tools[@]} + ${#go_installs[@]} + ${#issuer_targets[@]} + ${#main_cmds[@]}))
+total=$((${#module_tools[@]} + ${#go_installs[@]} + ${#project[@]} + ${#cross_builds[@]}))
 [[ $total -eq 0 ]] && exit 0
 ticker &
 ticker_pid=$!
 
 [[ ${#module_tools[@]} -gt 0 ]] && job "${module_tools[*]}" build_module_tools "${module_tools[@]}"
 for t in "${go_installs[@]}"; do job "$t" go_install "$t"; done
-for t in "${issuer_targets[@]}"; do job "$t" build_issuer "$t"; done
-[[ ${#main_cmds[@]} -gt 0 ]] && job "${main_cmds[*]}" build_main_cmds "${main_cmds[@]}"
+[[ ${#project[@]} -gt 0 ]] && job "${project[*]}" build_project "${project[@]}"
+for t in "${cross_builds[@]}"; do job "$t" build_cross_issuer "$t"; done
 
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done

@@ -209,13 +209,13 @@ func (s *instanceSigner) Check(ctx context.Context) (Health, error) {
 		}
 		if missing := len(ids) - len(mine); missing > 0 {
 			usable, busy := countInstances(mine)
-			return Health{UsableInstances: &usable, InFlightInstances: &busy,
+			return Health{UsableInstances: &usable, InFlightInstances: &busy, Instances: instanceStates(mine),
 				Summary: fmt.Sprintf("checked %s: %d of the %d instances of spec.instance.instanceIDs are not among the account's DV instances; %d usable, %d in flight (%s)", s.cfg.Endpoint, missing, len(ids), usable, busy, statusCounts(mine))}, nil
 		}
 		all = mine
 	}
 	usable, busy := countInstances(all)
-	return Health{UsableInstances: &usable, InFlightInstances: &busy,
+	return Health{UsableInstances: &usable, InFlightInstances: &busy, Instances: instanceStates(all),
 		Summary: fmt.Sprintf("checked %s: %d DV subscription instances, %d usable, %d in flight (%s)", s.cfg.Endpoint, len(all), usable, busy, statusCounts(all))}, nil
 }
 

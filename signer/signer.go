@@ -208,6 +208,17 @@ type Health struct {
 	// InFlightInstances is the number of V2.0 subscription instances with
 	// an application in flight (Instance flow); nil when the flow has none.
 	InFlightInstances *int
+	// Instances counts the V2.0 subscription instances the issuer may use
+	// by state (Instance flow); nil when the flow has none.
+	Instances *InstanceStates
+}
+
+// InstanceStates partitions subscription instances by their Status:
+// Inactive ones can take a first application, Pending ones have one in
+// flight, Issued ones (normal, willExpire) hold a certificate, Other ones
+// (expired, refunded, closed, unknown) can take nothing.
+type InstanceStates struct {
+	Inactive, Pending, Issued, Other int
 }
 
 // Quota is a CAS package's certificate count.

@@ -32,8 +32,9 @@ type contract struct {
 	New             func() any
 }
 
-// contracts lists every action the simulator answers whose shape is published. Add new actions
-// (CAS V2.0 and others) here, and a scenario that calls them to contractScenarios.
+// contracts lists every action the simulator answers whose shape is published (the CAS V2.0
+// actions are in v2Contracts). Add new actions here, and a scenario that calls them to
+// contractScenarios.
 var contracts = []contract{
 	// CAS 2020-04-07 (services/cas).
 	{VersionCAS2020, "CreateCertificateWithCsrRequest", func() any { return new(cas.CreateCertificateWithCsrRequestResponse) }},
@@ -45,7 +46,7 @@ var contracts = []contract{
 	{VersionCAS2020, "DescribePackageState", func() any { return new(cas.DescribePackageStateResponse) }},
 	{VersionCAS2020, "ListUserCertificateOrder", func() any { return new(cas.ListUserCertificateOrderResponse) }},
 	{VersionCAS2020, "UploadUserCertificate", func() any { return new(uploadUserCertificateResponse) }},
-	{VersionCAS2020, "GetUserCertificateDetail", func() any { return new(cas.GetUserCertificateDetailResponse) }},
+	{VersionCAS2020, "GetUserCertificateDetail", func() any { return new(getUserCertificateDetailResponse) }},
 	{VersionCAS2020, "DeleteUserCertificate", func() any { return new(cas.DeleteUserCertificateResponse) }},
 	// Alidns 2015-01-09 (services/alidns).
 	{VersionAlidns, "DescribeDomains", func() any { return new(alidns.DescribeDomainsResponse) }},
@@ -188,24 +189,25 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // contractScenarios drive the simulator through every state whose answer has its own shape.
 var contractScenarios = map[string]func(t *testing.T, e *env){
-	"cas2020": contractCAS2020,
-	"alidns":  contractAlidns,
-	"sts":     contractSTS,
-	"cas2018": contractCAS2018,
+	"cas2020":    contractCAS2020,
+	"cas2020-v2": contractCAS2020V2,
+	"alidns":     contractAlidns,
+	"sts":        contractSTS,
+	"cas2018":    contractCAS2018,
 }
 
 func TestContractWithOfficialSDK(t *testing.T) {
 	rec := &recorder{}
 	for name, run := range contractScenarios {
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, func(c *Config) { c.DVInstances = 2; c.PayedWindow = 10 * time.Second })
+			e := newEnv(t, func(c *Config) { c.DVInstances = 2; c.V2.Instances = 2; c.PayedWindow = 10 * time.Second })
 			e.c.hc.Transport = rec
 			run(t, e)
 		})
 	}
 
 	byAction := map[string]contract{}
-	for _, c := range contracts {
+	for _, c := range append(contracts, v2Contracts...) {
 		byAction[c.Version+"/"+c.Action] = c
 	}
 	seen := map[string]int{}

@@ -136,7 +136,6 @@ func (s *Simulator) instanceFields(inst *v2Instance) obj {
 		m["CertIdentifier"] = certIdentifier(uc.id)
 		m["CertificateNotBefore"] = uc.leaf.NotBefore.UnixMilli()
 		m["CertificateNotAfter"] = uc.leaf.NotAfter.UnixMilli()
-		m["CertificateDomain"] = strings.Join(certNames(uc.leaf), ",")
 		if t, ok := inst.revoked[uc.id]; ok {
 			m["CertificateRevokeTime"] = t.UnixMilli()
 		}
@@ -182,6 +181,11 @@ func listInstances(s *Simulator, c *call) (obj, *apiError) {
 		}
 		if inst.certID != 0 {
 			m["CertificateId"] = inst.certID // int64 here
+		}
+		if uc := s.st.certs[inst.certID]; uc != nil {
+			// Only the listing has CertificateDomain (cas-20200407 ListInstances model; the
+			// GetInstanceDetail model has no such field).
+			m["CertificateDomain"] = strings.Join(certNames(uc.leaf), ",")
 		}
 		m["UsingProductList"] = []string{}
 		match = append(match, m)

@@ -10,7 +10,6 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -145,23 +144,47 @@ func NoCloudMetadata() {
 	_ = os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 }
 
-// ModuleRoot is the directory holding this project's go.mod.
+// ModuleRoot is the directory holding this project's go.mod: found from
+// this source file's path, or, in a binary built with -trimpath (the demo and
+// the sandbox are built like the issuer), from the working directory up.
 func ModuleRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("cannot locate the module root")
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if root, err := moduleRootAbove(filepath.Dir(file)); err == nil {
+			return root, nil
+		}
 	}
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return moduleRootAbove(wd)
+}
+
+// moduleRootAbove is the nearest directory at or above dir whose go.mod
+// declares this project's module.
+func moduleRootAbove(dir string) (string, error) {
+	for start := dir; ; {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declaresModule(b, thisModule) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above " + filepath.Dir(file))
+			return "", fmt.Errorf("no go.mod of %s at or above %s: run from the project's checkout", thisModule, start)
 		}
 		dir = parent
 	}
+}
+
+// thisModule is the module path go.mod declares.
+const thisModule = "github.com/aliyun-cas-issuer/aliyun-cas-issuer"
+
+func declaresModule(gomod []byte, module string) bool {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && f[1] == module {
+			return true
+		}
+	}
+	return false
 }
 
 // CertManagerCRDDir is cert-manager's deploy/crds in the module cache, at
