@@ -120,9 +120,21 @@ func TestSimLogFormat(t *testing.T) {
 	var l simCallLog
 	l.logf("aliyunsim: %s %s %s ak=%s -> %d %s (%s)", "POST", "2020-04-07", "DescribeCertificateState", "k", 400, "Throttling.User", time.Millisecond)
 	l.logf("aliyunsim: issuing for order %s: %v", "1", "x")
+	before := time.Now()
+	l.logf("aliyunsim: %s %s %s ak=%s -> %d %s (%s)", "POST", "2020-04-07", "ListInstances", "k", 200, "", 2*time.Second)
 	c := l.since(0)
-	if len(c) != 1 || c[0].Action != "DescribeCertificateState" || c[0].Status != 400 || !c[0].throttled() {
-		t.Errorf("calls %+v", c)
+	if len(c) != 2 || c[0].Action != "DescribeCertificateState" || c[0].Status != 400 || !c[0].throttled() {
+		t.Fatalf("calls %+v", c)
+	}
+	// Timed when the call came, not when its answer was logged.
+	if c[1].At.After(before.Add(-time.Second)) {
+		t.Errorf("a call answered in 2s is timed at %v, its answer at about %v", c[1].At, before)
+	}
+	// Calls logged out of order are counted in the order they came.
+	t0 := time.Unix(100, 0)
+	mean, peak := callRate([]simCall{{At: t0.Add(900 * time.Millisecond)}, {At: t0}, {At: t0.Add(1800 * time.Millisecond)}})
+	if peak != 2 || math.Abs(mean-1/0.9) > 1e-9 {
+		t.Errorf("rate %g peak %d, want %g and 2", mean, peak, 1/0.9)
 	}
 }
 

@@ -223,7 +223,7 @@ func markdown(r *Results) string {
 
 	if len(r.C) > 0 {
 		c0 := r.C[0]
-		p("**C. Throttling** (N=%d): the simulator allows %s calls/s. Rates are from the first call of the run to the last; the last row's client limit is above the simulator's, so the issuer learns the rate from throttled answers.\n\n", c0.N, fmtNum(c0.SimQPS))
+		p("**C. Throttling** (N=%d): the simulator allows %s calls/s. Calls are timed when they reach the simulator, rates from the first call of the run to the last; the last row's client limit is above the simulator's, so the issuer learns the rate from throttled answers.\n\n", c0.N, fmtNum(c0.SimQPS))
 		p("| Order API | Client limit (calls/s, burst) | Issued | All Ready (s) | Calls/s reaching the simulator | Share of the allowed rate | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert | Calls by action |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range r.C {
 			p("| %s | %s, %d | %d | %s | %s | %s %% | %s | %s | %s | %s | %s |\n", c.OrderAPI, fmtNum(c.ClientRate), c.ClientBurst, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtNum(round3(100*c.allowedShare())),
