@@ -81,6 +81,8 @@ func run() error {
 		"accept plain http endpoints, private and loopback addresses for namespaced issuers, and auth.stsEndpoint with ambient credentials on namespaced issuers (test set-ups only)")
 	flag.DurationVar(&opts.OrderSettleTime, "order-settle-time", signer.DefaultSettleTime,
 		"how long after an order whose answer was lost the issuer waits for it to show in CAS's listings before it may order again")
+	flag.DurationVar(&opts.HandoverWait, "order-handover-wait", controllers.DefaultHandoverWait,
+		"how long the open order of a CertificateRequest cert-manager deleted waits for the request it creates again for the same Certificate revision and key before it is cancelled")
 	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
 		fmt.Sprintf("most calls per second to an Alibaba Cloud endpoint with one account, shared by the issuers using it; the issuer paces below it at the rate it learns from throttled answers (0: the default, %v)", signer.DefaultRateLimit))
 	flag.IntVar(&opts.Burst, "aliyun-burst", 0, fmt.Sprintf("most calls in any one second to an Alibaba Cloud endpoint with one account; calls are spread evenly, never sent in a burst (0: the default, %v)", signer.DefaultBurst))

@@ -182,6 +182,9 @@ type Cost struct {
 	PollInterval string `json:"pollInterval"`
 	Wall         Stat   `json:"wallSeconds"`
 	P50          Stat   `json:"p50Seconds"`
+	// IssuedToReady is the median time from the simulator's issuance of a certificate
+	// to its Certificate being Ready (s): how soon the issuer sees an issuance.
+	IssuedToReady Stat `json:"issuedToReadySeconds"`
 	CostStats
 }
 
@@ -192,7 +195,7 @@ func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, orderAPI v
 	defer e.f.Sim.SetDelays(0, 0)
 	res := &Cost{OrderAPI: string(orderAPI), N: n, Rounds: rounds, ValidationDelaySeconds: delay.Seconds(), PollInterval: pollInterval}
 	var costs []roundCost
-	var wall, p50 []float64
+	var wall, p50, lag []float64
 	for r := 1; r <= rounds; r++ {
 		ns := fmt.Sprintf("bench-b-%ds-%s-%d", int(delay.Seconds()), ref.Name, r)
 		before, err := e.snapshot(ctx)
@@ -210,17 +213,22 @@ func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, orderAPI v
 		if err != nil {
 			return nil, err
 		}
+		lags, err := issuanceLags(after.sim, ns, br.Ready)
+		if err != nil {
+			return nil, err
+		}
+		lag = append(lag, percentile(lags, 50))
 		c := costOf(before, after, n)
 		costs = append(costs, c)
 		wall = append(wall, br.Wall())
 		p50 = append(p50, percentile(br.Latencies, 50))
-		e.log("B %s round %d/%d delay %s N=%d: wall %.1fs, %.2f calls/cert, %.2f writes/cert",
-			orderAPI, r, rounds, delay, n, br.Wall(), c.callsTotal, c.writes)
+		e.log("B %s round %d/%d delay %s N=%d: wall %.1fs, %.2f calls/cert, %.2f writes/cert, issuance to Ready p50 %.1fs",
+			orderAPI, r, rounds, delay, n, br.Wall(), c.callsTotal, c.writes, percentile(lags, 50))
 		if err := e.cleanup(ctx, ns); err != nil {
 			return nil, err
 		}
 	}
-	res.Wall, res.P50 = statOf(wall...).rounded(), statOf(p50...).rounded()
+	res.Wall, res.P50, res.IssuedToReady = statOf(wall...).rounded(), statOf(p50...).rounded(), statOf(lag...).rounded()
 	res.CostStats = summarizeCosts(costs)
 	return res, nil
 }

@@ -119,6 +119,8 @@ func (t *tracker) forget(b *batch) {
 type BatchResult struct {
 	Start, End time.Time
 	Latencies  []float64 // seconds, sorted
+	// Ready is when each Certificate (by name) became Ready.
+	Ready map[string]time.Time
 }
 
 // Wall is the batch's wall time in seconds.
@@ -136,9 +138,10 @@ func (t *tracker) wait(ctx context.Context, c client.Client, b *batch, bound tim
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var r BatchResult
+	r := BatchResult{Ready: map[string]time.Time{}}
 	for name, created := range b.created {
 		ready := b.ready[name]
+		r.Ready[name] = ready
 		if r.Start.IsZero() || created.Before(r.Start) {
 			r.Start = created
 		}

@@ -69,6 +69,8 @@ type CertificateRequestReconciler struct {
 	key     stateKey
 	signers *signerSource
 	opts    Options
+	// desk serialises order handovers (handover.go).
+	desk *handoverDesk
 	// backoff spaces retries after transient errors, per request.
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
 }
@@ -193,6 +195,10 @@ type attempt struct {
 type resolved struct {
 	iss   v1alpha1.GenericIssuer
 	entry *signerEntry
+	// origin is what the request's order is placed with; drift, when the
+	// issuer has changed since, says so (orderorigin.go).
+	origin orderOrigin
+	drift  *issuerDrift
 }
 
 // markIssuer marks the issuer not Ready when the verdict says so.
@@ -230,7 +236,12 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	if !v1alpha1.IsReady(iss) {
 		return a.apply(ctx, waitForIssuer(fmt.Sprintf("issuer %s not ready: %s", iss.GetName(), issuerReadyMessage(iss))))
 	}
-	if a.entry, err = r.signers.get(ctx, iss); err != nil {
+	if stateEmpty(a.state) {
+		if err := a.takeHandover(ctx); err != nil {
+			return a.decideAndApply(ctx, signer.Outcome{}, err)
+		}
+	}
+	if err := a.resolveSigner(ctx, r.signers, a.state); err != nil {
 		return a.decideAndApply(ctx, signer.Outcome{}, err)
 	}
 	if err := a.checkHeld(ctx, a.state); err != nil {
@@ -240,7 +251,7 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	sreq.OrderTaken = func(ctx context.Context, id string) (bool, error) {
 		return a.heldByOther(ctx, indexRequestOrder, id)
 	}
-	switch (signer.Config{OrderAPI: string(iss.GetSpec().OrderAPI)}).WithDefaults().OrderAPI {
+	switch a.origin.api {
 	case signer.OrderAPIInstance:
 		a.prepareInstanceRequest(&sreq)
 	case signer.OrderAPIDVOrder:
@@ -250,7 +261,7 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, obj: a.cr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, obj: a.cr, origin: a.origin})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		var raced bool
@@ -271,7 +282,7 @@ func (a *attempt) decideAndApply(ctx context.Context, out signer.Outcome, err er
 	if c := requestCondition(a.cr, cmapi.CertificateRequestConditionReady); c != nil {
 		in.lastMessage = c.Message
 	}
-	return a.apply(ctx, decide(in))
+	return a.apply(ctx, a.noteDrift(decide(in)))
 }
 
 // signResult is what decide needs of a Sign on the resolved issuer; backoff

@@ -64,7 +64,7 @@ func (a *csrAttempt) sign(ctx context.Context) (ctrl.Result, error) {
 	if !v1alpha1.IsReady(iss) {
 		return a.apply(ctx, waitForIssuer(fmt.Sprintf("issuer %s not ready: %s", iss.GetName(), issuerReadyMessage(iss))))
 	}
-	if a.entry, err = r.signers.get(ctx, iss); err != nil {
+	if err := a.resolveSigner(ctx, r.signers, a.state); err != nil {
 		return a.decideAndApply(ctx, signer.Outcome{}, err)
 	}
 	sreq := signer.Request{
@@ -82,7 +82,7 @@ func (a *csrAttempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &csrStore{client: r.Client, reader: r.APIReader, key: r.key, obj: csr})
+	out, err := a.entry.signer.Sign(sctx, sreq, &csrStore{client: r.Client, reader: r.APIReader, key: r.key, obj: csr, origin: a.origin})
 	cancel()
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		// Nothing adopts a key for a CSR; the DV flow refuses before
@@ -98,7 +98,7 @@ func (a *csrAttempt) decideAndApply(ctx context.Context, out signer.Outcome, err
 	}
 	in := a.signResult(out, err, a.retryDelay)
 	in.lastMessage = a.r.lastSaid(a.csr)
-	return a.apply(ctx, decide(in))
+	return a.apply(ctx, a.noteDrift(decide(in)))
 }
 
 // apply carries a verdict out on a CSR: the certificate or the Failed
@@ -159,7 +159,7 @@ func (a *csrAttempt) release(ctx context.Context) (ctrl.Result, error) {
 		return a.unfinalize(ctx)
 	}
 	if issued {
-		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+		st = recordsOnly(st)
 	}
 	if st.OrderID != "" {
 		held, err := a.orderHeldByOther(ctx, st.OrderID)
@@ -169,7 +169,7 @@ func (a *csrAttempt) release(ctx context.Context) (ctrl.Result, error) {
 		if held {
 			// Another live request holds the order: never cancel it.
 			ctrl.LoggerFrom(ctx).Info("not cancelling an order another request holds", "orderID", st.OrderID)
-			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+			st = recordsOnly(st)
 		}
 	}
 	return giveBack(ctx, a, &a.resolved, a.r.signers, a.r.opts, st)

@@ -34,14 +34,19 @@ func (a *attempt) release(ctx context.Context) (ctrl.Result, error) {
 	}
 	if isIssued(cr) {
 		// Only its validation records are left to give back.
-		st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+		st = recordsOnly(st)
 	}
 	if err := a.checkHeld(ctx, st); err != nil {
 		if _, ok := signer.AsPermanent(err); ok {
 			// Another live request holds the order: never cancel it.
 			ctrl.LoggerFrom(ctx).Info("not cancelling an order another request holds", "reason", err.Error())
-			st = signer.OrderState{ValidationRecords: st.ValidationRecords}
+			st = recordsOnly(st)
 		}
+	} else if handed, err := a.handOver(ctx, st); err != nil {
+		return requeueOnWriteRace(err)
+	} else if handed {
+		// Kept for the request cert-manager creates again (handover.go).
+		return a.unfinalize(ctx)
 	}
 	return giveBack(ctx, a, &a.resolved, r.signers, r.opts, st)
 }
@@ -140,8 +145,9 @@ func releaseStart(cr *cmapi.CertificateRequest) time.Time {
 // scrubbing messages (nil if it could not be built).
 func (s *signerSource) cancel(ctx context.Context, iss v1alpha1.GenericIssuer, entry *signerEntry, st signer.OrderState, timeout time.Duration) (*signerEntry, signer.Cancelled, error) {
 	if entry == nil {
+		// With what the order was placed with, however the issuer changed.
 		var err error
-		if entry, err = s.get(ctx, iss); err != nil {
+		if entry, _, _, err = s.forState(ctx, iss, st); err != nil {
 			return nil, signer.Cancelled{}, err
 		}
 	}

@@ -74,6 +74,11 @@ type Options struct {
 	// trying to cancel its remote order after transient errors before its
 	// finalizer is removed anyway (with a Warning Event).
 	CancelGiveUp time.Duration
+	// HandoverWait is how long the open order of a request cert-manager
+	// deleted before it finished waits for the request cert-manager creates
+	// again for the same Certificate revision and key, before it is
+	// cancelled (handover.go).
+	HandoverWait time.Duration
 	// Sync configures the AliyunCASCertificateSync controller.
 	Sync SyncOptions
 }
@@ -91,6 +96,7 @@ const (
 	DefaultMaxRetryDelay            = 5 * time.Minute
 	DefaultSignTimeout              = 2 * time.Minute
 	DefaultCancelGiveUp             = 15 * time.Minute
+	DefaultHandoverWait             = time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -120,6 +126,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CancelGiveUp <= 0 {
 		o.CancelGiveUp = DefaultCancelGiveUp
+	}
+	if o.HandoverWait <= 0 {
+		o.HandoverWait = DefaultHandoverWait
 	}
 	return o
 }
@@ -152,6 +161,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	signers := newSignerSource(mgr.GetClient(), mgr.GetAPIReader(), opts)
 	recorder := mgr.GetEventRecorder(eventSource)
+	desk := &handoverDesk{}
 
 	for _, kind := range []string{issuerKind, clusterIssuerKind} {
 		r := &IssuerReconciler{
@@ -162,6 +172,11 @@ func Setup(mgr manager.Manager, opts Options) error {
 			opts:     opts,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+		h := &handoverReconciler{kind: kind, client: mgr.GetClient(), reader: mgr.GetAPIReader(), recorder: recorder,
+			key: key, signers: signers, opts: opts, desk: desk}
+		if err := h.setupWithManager(mgr); err != nil {
 			return err
 		}
 	}
@@ -175,6 +190,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		key:       key,
 		signers:   signers,
 		opts:      opts,
+		desk:      desk,
 	}
 	if err := cr.SetupWithManager(mgr); err != nil {
 		return err

@@ -61,7 +61,17 @@ func (s *signerSource) secretNamespace(iss v1alpha1.GenericIssuer) string {
 // get returns the Signer for an issuer. Configuration problems (missing
 // Secret or key, bad spec) are IssuerErrors; API errors are transient.
 func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*signerEntry, error) {
+	return s.build(ctx, iss, nil)
+}
+
+// build returns the Signer for an issuer's configuration, or, with at, for
+// that configuration with at's order API and endpoint instead (an order
+// placed before the issuer was edited; kept apart from the issuer's own).
+func (s *signerSource) build(ctx context.Context, iss v1alpha1.GenericIssuer, at *orderOrigin) (*signerEntry, error) {
 	name := issuerKey(iss.KindName(), iss.GetNamespace(), iss.GetName())
+	if at != nil {
+		name += originSeparator + at.api + originSeparator + at.endpoint
+	}
 	// The Secrets' resourceVersions tell whether they changed.
 	key := fmt.Sprintf("%s/%d", iss.GetUID(), iss.GetGeneration())
 	for _, ref := range issuerSecretNames(iss.GetSpec()) {
@@ -83,6 +93,9 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	if err != nil {
 		return nil, err
 	}
+	if at != nil {
+		cfg.OrderAPI, cfg.Endpoint = at.api, at.endpoint
+	}
 	sg, err := s.opts.NewSigner(cfg)
 	if err != nil {
 		reason := signer.ReasonInvalidConfig
@@ -103,11 +116,20 @@ func (s *signerSource) get(ctx context.Context, iss v1alpha1.GenericIssuer) (*si
 	return e, nil
 }
 
-// forget drops the signer of an issuer that no longer exists.
+// originSeparator separates an issuer's key from the origin of a signer
+// built for an order placed before the issuer was edited.
+const originSeparator = "@"
+
+// forget drops the signers of an issuer that no longer exists.
 func (s *signerSource) forget(kind, namespace, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.entries, issuerKey(kind, namespace, name))
+	key := issuerKey(kind, namespace, name)
+	for k := range s.entries {
+		if k == key || strings.HasPrefix(k, key+originSeparator) {
+			delete(s.entries, k)
+		}
+	}
 }
 
 // config turns an issuer and its Secrets into a signer.Config. Unset

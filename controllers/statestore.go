@@ -34,6 +34,9 @@ type stateRest struct {
 	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
 	CSRDigest             string `json:"csrDigest,omitempty"`
 	Submitted             bool   `json:"submitted,omitempty"`
+	// What the order was placed with (orderorigin.go).
+	OrderAPI string `json:"orderAPI,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // loadState reads the order state from a request's annotations. Unparsable
@@ -55,6 +58,8 @@ func loadState(obj metav1.Object) signer.OrderState {
 		PreviousCertificateID: rest.PreviousCertificateID,
 		CSRDigest:             rest.CSRDigest,
 		Submitted:             rest.Submitted,
+		OrderAPI:              rest.OrderAPI,
+		Endpoint:              rest.Endpoint,
 	}
 	if v, ok := a[v1alpha1.AnnotationCreating]; ok {
 		t, err := time.Parse(time.RFC3339, v)
@@ -95,7 +100,8 @@ func storeState(obj metav1.Object, st signer.OrderState) {
 	set(v1alpha1.AnnotationCreating, creating)
 	rest := ""
 	r := stateRest{OrderedAt: st.OrderedAt, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings,
-		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted,
+		OrderAPI: st.OrderAPI, Endpoint: st.Endpoint}
 	if !reflect.ValueOf(r).IsZero() {
 		if b, err := json.Marshal(r); err == nil {
 			rest = string(b)
@@ -129,6 +135,9 @@ type objectStore[T any, P requestObject[T]] struct {
 	reader client.Reader // uncached, for re-reads after a conflict
 	key    stateKey
 	obj    P
+	// origin is what an order of this request is placed with, recorded
+	// with every state that holds something remote.
+	origin orderOrigin
 }
 
 var _ signer.StateStore = (*requestStore)(nil)
@@ -155,7 +164,7 @@ func (s *objectStore[T, P]) Save(ctx context.Context, st signer.OrderState) erro
 
 func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) error {
 	before := s.obj.DeepCopyObject().(P)
-	s.key.storeTrusted(s.obj, st)
+	s.key.storeTrusted(s.obj, s.origin.stamp(st))
 	var patch client.Patch = client.MergeFrom(before)
 	if !stateEmpty(st) && !controllerutil.ContainsFinalizer(s.obj, v1alpha1.FinalizerCancelOrder) {
 		controllerutil.AddFinalizer(s.obj, v1alpha1.FinalizerCancelOrder)

@@ -68,12 +68,17 @@ type macInput struct {
 	PreviousCertificateID string `json:"previousCertificateID,omitempty"`
 	CSRDigest             string `json:"csrDigest,omitempty"`
 	Submitted             bool   `json:"submitted,omitempty"`
+	// What the order was placed with; absent in state recorded before
+	// it was, whose MACs are unchanged.
+	OrderAPI string `json:"orderAPI,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 func (k stateKey) sum(place, uid, kind, object string, st signer.OrderState) string {
 	in := macInput{Version: 1, Place: place, UID: uid, Kind: kind, Object: object,
 		OrderID: st.OrderID, InstanceID: st.InstanceID, ValidationRecords: st.ValidationRecords, EmptyListings: st.EmptyListings,
-		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted}
+		PreviousCertificateID: st.PreviousCertificateID, CSRDigest: st.CSRDigest, Submitted: st.Submitted,
+		OrderAPI: st.OrderAPI, Endpoint: st.Endpoint}
 	if st.Creating != nil {
 		// As stored: second precision, rounded down.
 		in.Creating = st.Creating.UTC().Format(time.RFC3339)

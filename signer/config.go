@@ -35,7 +35,8 @@ type Config struct {
 	Contact     Contact
 	// ValidationMethod is "DNS" or "FILE".
 	ValidationMethod string
-	// PollInterval is the first poll delay; it backs off to MaxPollInterval.
+	// PollInterval is the longest gap between looks while issuance is likely
+	// (poll.go); later looks back off to MaxPollInterval.
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
 	// RateLimit (requests per second) bounds the calls to one endpoint with

@@ -256,12 +256,12 @@ func (s *csrSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, st O
 	}
 	switch cs.Type {
 	case aliyun.StateDomainVerify:
-		return s.awaitValidation(ctx, validationFor(cs, csr), st, store, fmt.Sprintf("CAS order %d", id))
+		return s.awaitValidation(ctx, validationFor(cs, csr), st, store, fmt.Sprintf("CAS order %d", id), s.pollAfter(st))
 	case aliyun.StateProcess:
 		return pendingOutcome(&Pending{
 			Reason:     ReasonCAReview,
 			Message:    fmt.Sprintf("domain validation passed; the CA is reviewing CAS order %d", id),
-			RetryAfter: s.pollAfter(st),
+			RetryAfter: s.pollReviewing(st),
 		}), nil
 	case aliyun.StateCertificate:
 		res, err := s.issued(ctx, req, csr, id, cs)

@@ -305,7 +305,7 @@ func (s *dvOrderSigner) poll(ctx context.Context, req Request, csr *CheckedCSR, 
 func (s *dvOrderSigner) interpret(ctx context.Context, req Request, csr *CheckedCSR, st OrderState, r *aliyun.DVOrderResult, store StateStore) (Outcome, error) {
 	switch strings.ToLower(r.OrderStatus) {
 	case aliyun.DVStatusChecking:
-		return s.awaitValidation(ctx, dvValidation(r, csr), st, store, dvOrderName(st.InstanceID))
+		return s.awaitValidation(ctx, dvValidation(r, csr), st, store, dvOrderName(st.InstanceID), s.pollAfter(st))
 	case aliyun.DVStatusIssued:
 		res, err := s.issued(ctx, req, csr, st, r)
 		if err == nil {

@@ -14,6 +14,8 @@ func NewWithClock(cfg Config, now func() time.Time) (Signer, error) {
 		s.now = now
 	case *dvOrderSigner:
 		s.now = now
+	case *instanceSigner:
+		s.now = now
 	}
 	return sg, nil
 }

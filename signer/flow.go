@@ -3,6 +3,7 @@ package signer
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
@@ -28,26 +29,49 @@ type flow struct {
 	roots  *rootCache
 	// dns, when set, creates and removes DNS validation records in Alidns.
 	dns *alidnsProvider
+	// issuance is how long the account's recent orders of this order API took.
+	issuance *issuanceHistory
 }
 
 func newFlow(cfg Config, client *aliyun.Client, dns *alidnsProvider) flow {
-	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport, cfg.Endpoints), dns: dns}
+	return flow{cfg: cfg, client: client, now: time.Now, roots: newRootCache(cfg.Transport, cfg.Endpoints), dns: dns,
+		issuance: accountOf(cfg).history(cfg.OrderAPI)}
 }
 
-// pollAfter is when to look at a pending order again: PollInterval, then
-// doubling with every interval that has passed since the order was placed,
-// up to MaxPollInterval. It depends only on the state and the clock.
-func (f *flow) pollAfter(st OrderState) time.Duration {
-	d := f.cfg.PollInterval
+// pollAfter is when to look at a pending order again (poll.go): it depends on the state, the
+// clock and what the account's recent orders took.
+func (f *flow) pollAfter(st OrderState) time.Duration { return f.pollExpecting(st, 0) }
+
+// pollExpecting is pollAfter for an order whose certificate Alibaba announces after about
+// announced (0: nothing announced); the account's own orders take precedence.
+func (f *flow) pollExpecting(st OrderState, announced time.Duration) time.Duration {
+	if st.OrderedAt == nil {
+		return f.cfg.PollInterval
+	}
+	age := f.now().Sub(*st.OrderedAt)
+	exp := expectation{at: announced}
+	if f.issuance != nil {
+		f.issuance.lookedPending(orderKey(st), age)
+		if d, ok := f.issuance.expected(); ok && age <= 2*d {
+			exp = expectation{at: d, learned: true}
+		}
+	}
+	return pollSchedule(age, exp, f.cfg.PollInterval, f.cfg.MaxPollInterval)
+}
+
+// orderKey names an order among the account's (OrderedAt to the second, as any spelling of
+// the stored state keeps it).
+func orderKey(st OrderState) string {
+	return st.OrderID + "/" + st.InstanceID + "/" + strconv.FormatInt(st.OrderedAt.Unix(), 10)
+}
+
+// pollReviewing is pollAfter for an order the CA is reviewing.
+func (f *flow) pollReviewing(st OrderState) time.Duration {
+	d := f.pollAfter(st)
 	if st.OrderedAt == nil {
 		return d
 	}
-	elapsed := f.now().Sub(*st.OrderedAt)
-	for elapsed >= d && d < f.cfg.MaxPollInterval {
-		elapsed -= d
-		d *= 2
-	}
-	return min(d, f.cfg.MaxPollInterval)
+	return reviewSchedule(f.now().Sub(*st.OrderedAt), d, f.cfg.PollInterval)
 }
 
 // ordered reports an order placed (a create call answered with success).
@@ -69,14 +93,15 @@ func (f *flow) checkNamesBeforeOrdering(ctx context.Context, csr *CheckedCSR) er
 // awaitValidation is the outcome of an order waiting for the CA to see v;
 // order names the order for people ("CAS order 42"). With Alidns the record
 // is made to exist first.
-func (f *flow) awaitValidation(ctx context.Context, v *Validation, st OrderState, store StateStore, order string) (Outcome, error) {
+// after is when to look again.
+func (f *flow) awaitValidation(ctx context.Context, v *Validation, st OrderState, store StateStore, order string, after time.Duration) (Outcome, error) {
 	if f.dns != nil && v.Method == "DNS" {
-		return f.dns.presentDNS(ctx, v, st, store, order, f.pollAfter(st))
+		return f.dns.presentDNS(ctx, v, st, store, order, after)
 	}
 	return pendingOutcome(&Pending{
 		Reason:     ReasonDomainVerify,
 		Message:    fmt.Sprintf("%s (%s waits for domain validation)", v.Instruction(), order),
-		RetryAfter: f.pollAfter(st),
+		RetryAfter: after,
 		Validation: v,
 	}), nil
 }
@@ -85,6 +110,9 @@ func (f *flow) awaitValidation(ctx context.Context, v *Validation, st OrderState
 // key issued by order (named for people): the root when known, and notes
 // about what differs from the request.
 func (f *flow) issuedOutcome(ctx context.Context, req Request, chain *Chain, order string) Outcome {
+	if st := req.State; st.OrderedAt != nil && f.issuance != nil {
+		f.issuance.issued(orderKey(st), f.now().Sub(*st.OrderedAt))
+	}
 	leaf := chain.Leaf
 	cert := &Certificate{Chain: chain.ChainPEM(), Leaf: leaf, Order: order}
 	var notes []string

@@ -3,8 +3,6 @@ package signer
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,14 +15,17 @@ import (
 //
 //  1. choose an instance: the one bound to the request's Certificate (its CertificateName),
 //     else an inactive one bound to nobody; never one in flight or held by another live
-//     request;
+//     request (the account's listing is shared: instance_listing.go);
 //  2. record the instance (and its latest CertificateId) on the request, then UpdateInstance
 //     with the CSR (GenerateCsrMethod=upload), its KeyAlgorithm, the validation method and the
 //     contacts;
 //  3. re-read the instance: when the platform already submitted (pending), skip
-//     ApplyCertificate, else apply;
-//  4. follow GetTaskAttribute (TaskId = instance id) until the submission went through, then
-//     GetInstanceDetail for the validation records and for a certificate with a new id;
+//     ApplyCertificate, else apply (once the account has shown that UpdateInstance does not
+//     submit, apply at once: a submission by the platform makes ApplyCertificate refuse, and
+//     the instance is read then);
+//  4. follow GetInstanceDetail for the validation records and for a certificate with a new id,
+//     and GetTaskAttribute (TaskId = instance id) while the instance shows neither, to tell a
+//     refused submission; the looks follow the expected issuance (poll.go);
 //  5. download it (GetUserCertificateDetail), check it against the CSR, remove the records.
 //
 // A restart at any step resumes from the instance's state: an instance found pending with the
@@ -33,42 +34,18 @@ import (
 
 type instanceSigner struct {
 	flow
+	// account is shared with the other issuers of the Alibaba Cloud account: the instance
+	// reservations, the listing, what UpdateInstance does there.
+	account   *account
 	instances *instancePicker
-
-	mu       sync.Mutex
-	listing  []aliyun.Instance // the account's DV instances, from ListInstances
-	listedAt time.Time
 
 	contactMu sync.Mutex
 	contacts  []int64 // resolved contact ids
 }
 
 func newInstanceSigner(base flow) *instanceSigner {
-	return &instanceSigner{flow: base, instances: accountPicker(base.cfg)}
-}
-
-// accountPickers hold one instancePicker per Alibaba Cloud account (endpoint
-// and identity): several issuers may share an account's instances (a
-// ClusterIssuer and a namespaced Issuer with the same AccessKey, or an
-// issuer rebuilt after an edit), and two of their requests signed at the
-// same moment must not pick the same inactive instance before either's
-// state is visible to the other.
-var accountPickers = struct {
-	sync.Mutex
-	byAccount map[string]*instancePicker
-}{byAccount: map[string]*instancePicker{}}
-
-func accountPicker(cfg Config) *instancePicker {
-	c := cfg.Credentials
-	account := strings.Join([]string{cfg.Endpoint, c.AccessKeyID, c.RoleARN, strconv.FormatBool(c.Ambient)}, "|")
-	accountPickers.Lock()
-	defer accountPickers.Unlock()
-	p, ok := accountPickers.byAccount[account]
-	if !ok {
-		p = newInstancePicker()
-		accountPickers.byAccount[account] = p
-	}
-	return p
+	acct := accountOf(base.cfg)
+	return &instanceSigner{flow: base, account: acct, instances: acct.picker}
 }
 
 // instanceOrder names a request's application for people.
@@ -96,9 +73,6 @@ func (s *instanceSigner) Sign(ctx context.Context, req Request, store StateStore
 		return a.start(ctx)
 	}
 	s.instances.reserve(a.st.InstanceID, a.owner())
-	if a.st.OrderedAt != nil && !a.st.Submitted {
-		return a.follow(ctx, nil) // the submission first, the instance after
-	}
 	d, err := s.detail(ctx, a.st.InstanceID)
 	if err != nil {
 		return Outcome{}, err
@@ -234,6 +208,10 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	if err != nil {
 		return a.notWritten(ctx, err, "writing the application for %s onto CAS instance %s", a.csr.MainDomain, id)
 	}
+	binding := bindingName(a.owner())
+	s.account.listing.change(id, func(inst *aliyun.Instance) { inst.CertificateName = binding })
+	// Re-read before applying: some instances are submitted by UpdateInstance itself (reported
+	// for BUY DV instances, unverified), and a second submission must never be tried.
 	d, err := s.detail(ctx, id)
 	if err != nil {
 		return Outcome{}, err
@@ -250,8 +228,15 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	// Not in flight: the latest certificate is not this request's.
 	a.st.PreviousCertificateID = string(d.CertificateID)
 	if err := s.client.ApplyCertificate(ctx, id); err != nil {
+		if aliyun.IsCode(err, aliyun.CodeStatusNotSupport) {
+			// Submitted by the platform between the re-read and now.
+			if d, derr := s.detail(ctx, id); derr == nil && d.Status == aliyun.InstancePending && a.ours(d) {
+				return a.submitted(ctx, d)
+			}
+		}
 		return a.notWritten(ctx, err, "applying for %s on CAS instance %s", a.csr.MainDomain, id)
 	}
+	s.account.listing.change(id, func(inst *aliyun.Instance) { inst.Status = aliyun.InstancePending })
 	s.ordered()
 	if err := a.markSubmitted(ctx); err != nil {
 		return Outcome{}, err
@@ -360,17 +345,11 @@ func (s *instanceSigner) detail(ctx context.Context, id string) (*aliyun.Instanc
 	if d.InstanceID == "" {
 		d.InstanceID = id
 	}
+	s.account.listing.learn(d)
 	return d, nil
 }
 
 func isNotFound(err error) bool {
 	e, ok := aliyun.AsError(err)
 	return ok && (e.HTTPStatus == 404 || aliyun.IsCode(err, "NotFound", "InvalidInstanceId.NotFound"))
-}
-
-// forgetListing drops the reused listing after an instance changed.
-func (s *instanceSigner) forgetListing() {
-	s.mu.Lock()
-	s.listing = nil
-	s.mu.Unlock()
 }

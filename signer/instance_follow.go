@@ -3,6 +3,7 @@ package signer
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,19 @@ const (
 	reflectGrace = time.Minute
 )
 
-// follow looks at a submitted application (d when already read).
+// follow looks at a submitted application (d when already read). The instance is read first:
+// validation records or a new certificate on it show that the submission went through, so
+// GetTaskAttribute is asked only while the instance shows neither (to tell a submission the CA
+// refused, and why).
 func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, error) {
 	s, id := a.s, a.st.InstanceID
-	if !a.st.Submitted {
+	if d == nil {
+		var err error
+		if d, err = s.detail(ctx, id); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if !a.st.Submitted && !a.issuedSince(d) && (d.Status != aliyun.InstancePending || len(d.DomainValidationList) == 0) {
 		t, err := s.client.GetTaskAttribute(ctx, id)
 		if err != nil {
 			if e, ok := aliyun.AsError(err); !ok || e.Class != aliyun.Permanent {
@@ -39,7 +49,6 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 		switch t.Normalized() {
 		case aliyun.TaskSuccess:
 			a.st.Submitted = true
-			d = nil // read after the submission went through
 		case aliyun.TaskFailed:
 			if err := a.forget(ctx); err != nil {
 				return Outcome{}, err
@@ -48,12 +57,6 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 		default:
 			return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
 				Message: fmt.Sprintf("%s for %s is being submitted to the CA (task %s)", a.name(), a.csr.MainDomain, t.TaskStatus)}), nil
-		}
-	}
-	if d == nil {
-		var err error
-		if d, err = s.detail(ctx, id); err != nil {
-			return Outcome{}, err
 		}
 	}
 	if a.issuedSince(d) {
@@ -79,16 +82,25 @@ func (a *application) follow(ctx context.Context, d *aliyun.Instance) (Outcome, 
 		return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.pollAfter(a.st), submitPoll),
 			Message: fmt.Sprintf("%s for %s is submitted; waiting for the CA's validation records", a.name(), a.csr.MainDomain)}), nil
 	}
-	return a.awaitRecords(ctx, vs)
+	return a.awaitRecords(ctx, vs, a.s.pollExpecting(a.st, averageWaiting(d)))
+}
+
+// averageWaiting is the instance's AverageWaitingTime (seconds, as a string; Alibaba's
+// average issuance time for the product), 0 when absent or not a number.
+func averageWaiting(d *aliyun.Instance) time.Duration {
+	n, err := strconv.ParseFloat(strings.TrimSpace(string(d.AverageWaitingTime)), 64)
+	if err != nil || n <= 0 || n > 30*24*3600 {
+		return 0
+	}
+	return time.Duration(n * float64(time.Second))
 }
 
 // awaitRecords is the pending outcome of an application waiting for its validation records
-// (made to exist in Alidns when so configured).
-func (a *application) awaitRecords(ctx context.Context, vs []*Validation) (Outcome, error) {
+// (made to exist in Alidns when so configured), looked at again after at most after.
+func (a *application) awaitRecords(ctx context.Context, vs []*Validation, after time.Duration) (Outcome, error) {
 	if len(vs) == 1 {
-		return a.s.awaitValidation(ctx, vs[0], a.st, a.store, a.name())
+		return a.s.awaitValidation(ctx, vs[0], a.st, a.store, a.name(), after)
 	}
-	after := a.s.pollAfter(a.st)
 	var msgs []string
 	reason := ReasonDomainVerify
 	for _, v := range vs {
@@ -188,14 +200,13 @@ func (s *instanceSigner) Cancel(ctx context.Context, st OrderState) (Cancelled, 
 		return Cancelled{Reason: ReasonValidationRemoved, Summary: name + " is no longer this request's to withdraw; its validation records are removed"}, nil
 	}
 	s.instances.forget(st.InstanceID)
-	s.forgetListing()
 	return Cancelled{Reason: ReasonOrderCancelled, Summary: name + " is withdrawn; the instance can take another application"}, nil
 }
 
 // Check lists the instances the issuer may use and counts the usable and the busy ones. No
 // usable instance leaves the issuer Ready: requests wait with reason NoUsableInstance.
 func (s *instanceSigner) Check(ctx context.Context) (Health, error) {
-	all, err := s.listAll(ctx, true)
+	all, err := s.listAll(ctx, 0)
 	if err != nil {
 		return Health{}, checkError(err, "listing the CAS subscription instances")
 	}

@@ -12,10 +12,6 @@ import (
 // Which subscription instance a request gets, and the contacts its application names.
 
 const (
-	// listingTTL is how long a listing of the account's instances is reused to choose one.
-	// A stale entry costs nothing: an instance that became busy refuses the application
-	// and another one is chosen.
-	listingTTL = 10 * time.Second
 	// instancePageSize and maxInstanceListPages bound one walk through ListInstances.
 	instancePageSize     = 100
 	maxInstanceListPages = 100
@@ -23,16 +19,14 @@ const (
 	bindingPrefix = "cert-manager-"
 )
 
-// listAll walks ListInstances (DV instances) page by page, reusing a recent walk unless
-// fresh is set.
-func (s *instanceSigner) listAll(ctx context.Context, fresh bool) ([]aliyun.Instance, error) {
-	s.mu.Lock()
-	if !fresh && s.listing != nil && s.now().Sub(s.listedAt) < listingTTL {
-		l := s.listing
-		s.mu.Unlock()
-		return l, nil
-	}
-	s.mu.Unlock()
+// listAll is the account's DV instances: the shared listing when its walk started at most
+// maxAge ago, else a new walk (shared with every caller meanwhile).
+func (s *instanceSigner) listAll(ctx context.Context, maxAge time.Duration) ([]aliyun.Instance, error) {
+	return s.account.listing.get(ctx, s.now(), maxAge, s.walkInstances)
+}
+
+// walkInstances walks ListInstances (DV instances) page by page.
+func (s *instanceSigner) walkInstances(ctx context.Context) ([]aliyun.Instance, error) {
 	var all []aliyun.Instance
 	seen := map[string]bool{}
 	for page := 1; page <= maxInstanceListPages; page++ {
@@ -52,21 +46,24 @@ func (s *instanceSigner) listAll(ctx context.Context, fresh bool) ([]aliyun.Inst
 			break
 		}
 	}
-	if all == nil {
-		all = []aliyun.Instance{}
-	}
-	s.mu.Lock()
-	s.listing, s.listedAt = all, s.now()
-	s.mu.Unlock()
 	return all, nil
+}
+
+// inactivePage is the first page of the account's inactive DV instances.
+func (s *instanceSigner) inactivePage(ctx context.Context) ([]aliyun.Instance, error) {
+	l, err := s.client.ListInstances(ctx, aliyun.InstanceQuery{Status: aliyun.InstanceInactive, CertificateType: "DV", CurrentPage: 1, ShowSize: instancePageSize})
+	if err != nil {
+		return nil, withContext(err, "listing the inactive CAS subscription instances")
+	}
+	return l.InstanceList, nil
 }
 
 // candidates are the instances the issuer may use: those of spec.instance.instanceIDs (each
 // must exist and be alive), else every DV instance of the account.
-func (s *instanceSigner) candidates(ctx context.Context, fresh bool) ([]aliyun.Instance, error) {
+func (s *instanceSigner) candidates(ctx context.Context, maxAge time.Duration) ([]aliyun.Instance, error) {
 	ids := s.cfg.Instance.InstanceIDs
 	if len(ids) == 0 {
-		return s.listAll(ctx, fresh)
+		return s.listAll(ctx, maxAge)
 	}
 	var out []aliyun.Instance
 	for _, id := range ids {
@@ -87,19 +84,27 @@ func (s *instanceSigner) candidates(ctx context.Context, fresh bool) ([]aliyun.I
 
 // choose picks the request's instance: the one bound to its owner when there is one, else
 // an inactive instance bound to nobody that holds the CSR's names. It returns a Pending
-// when the request must wait for one; that answer, and its counts, come from a fresh listing.
+// when the request must wait for one; that answer, and its counts, come from a listing at
+// most relistAge old.
 func (s *instanceSigner) choose(ctx context.Context, req Request, csr *CheckedCSR) (*aliyun.Instance, *Pending, error) {
-	inst, wait, err := s.chooseFrom(ctx, req, csr, false)
+	inst, wait, err := s.chooseFrom(ctx, req, csr, listingTTL)
 	if wait != nil && wait.Reason == ReasonNoUsableInstance && len(s.cfg.Instance.InstanceIDs) == 0 {
-		return s.chooseFrom(ctx, req, csr, true)
+		return s.chooseFrom(ctx, req, csr, relistAge)
 	}
 	return inst, wait, err
 }
 
-func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *CheckedCSR, relist bool) (*aliyun.Instance, *Pending, error) {
-	all, err := s.candidates(ctx, relist)
+func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *CheckedCSR, maxAge time.Duration) (*aliyun.Instance, *Pending, error) {
+	all, err := s.candidates(ctx, maxAge)
 	if err != nil {
 		return nil, nil, err
+	}
+	// The inactive instances recently seen so: a fresh instance comes from those (nil: all).
+	var pool map[string]bool
+	if len(s.cfg.Instance.InstanceIDs) == 0 {
+		if all, pool, err = s.account.listing.freshPool(ctx, s.now(), poolAge, s.inactivePage); err != nil {
+			return nil, nil, err
+		}
 	}
 	owner := req.Owner
 	if owner == "" {
@@ -119,7 +124,7 @@ func (s *instanceSigner) chooseFrom(ctx context.Context, req Request, csr *Check
 					Message: fmt.Sprintf("CAS instance %s, bound to %s, has an application in flight that is not this request's; waiting for it to finish", inst.InstanceID, owner)}, nil
 			}
 			mine = append(mine, inst)
-		case inst.Status == aliyun.InstanceInactive:
+		case inst.Status == aliyun.InstanceInactive && (pool == nil || pool[inst.InstanceID]):
 			// Never issued: free, whatever name an unfinished application left on it.
 			if fits(inst, csr.Names) {
 				fresh = append(fresh, inst)

@@ -339,6 +339,29 @@ func TestSimInstanceAutoSubmit(t *testing.T) {
 	}
 }
 
+// TestSimInstanceAutoSubmitLater: the platform starting to submit on UpdateInstance by itself
+// is seen by the re-read before every ApplyCertificate: the application is followed, never
+// submitted twice, and ApplyCertificate is not even tried on the pending instance.
+func TestSimInstanceAutoSubmitLater(t *testing.T) {
+	sim, url := instanceSim(t, 3, nil)
+	sg := newInstanceSigner(t, instanceConfig(url))
+	issue(t, sim, sg, "default/a", rsaKey(t), "a.example.com")
+	sim.SetAutoSubmit(true)
+	before := sim.State()
+	issue(t, sim, sg, "default/b", rsaKey(t), "b.example.com")
+	issue(t, sim, sg, "default/c", rsaKey(t), "c.example.com")
+	after := sim.State()
+	if n := after.Errors["OperationDenied.StatusNotSupport"]; n != 0 {
+		t.Errorf("ApplyCertificate was tried %d time(s) on an instance UpdateInstance had submitted", n)
+	}
+	if n := after.Calls["ApplyCertificate"] - before.Calls["ApplyCertificate"]; n != 0 {
+		t.Errorf("%d ApplyCertificate calls after the platform began to submit by itself, want none", n)
+	}
+	if _, total := applications(sim); total != 3 {
+		t.Errorf("%d applications for 3 certificates", total)
+	}
+}
+
 func csrWith(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
@@ -426,7 +449,9 @@ func TestSimInstanceCallsPerCertificate(t *testing.T) {
 	}
 	perCert := float64(total-st.Calls["ListContact"]-st.Calls["CreateContact"]) / n
 	t.Logf("%d certificates: %d calls (%.1f per certificate, contacts aside): %v", n, total, perCert, st.Calls)
-	if perCert > 6.2 {
+	// UpdateInstance, the re-read, ApplyCertificate, GetInstanceDetail, GetUserCertificateDetail,
+	// and once for the account the listing.
+	if perCert > 5.5 {
 		t.Errorf("%.1f calls per certificate", perCert)
 	}
 }

@@ -83,6 +83,13 @@ type OrderState struct {
 	// Submitted records that the V2.0 submission was reported a success
 	// (GetTaskAttribute), so that it is not asked again.
 	Submitted bool `json:"submitted,omitempty"`
+	// OrderAPI and Endpoint are what the order was placed with (defaults
+	// applied), recorded by the controller, which follows and cancels the
+	// order with them even after the issuer is edited. Empty (state
+	// recorded before they were) means the issuer's current ones. The
+	// signer neither reads nor sets them.
+	OrderAPI string `json:"orderAPI,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // StateStore persists OrderState durably before the signer goes on. A signer

@@ -57,8 +57,10 @@ type IssuerSpec struct {
 	// +optional
 	Validation Validation `json:"validation,omitempty"`
 
-	// PollInterval is the first delay between two looks at a pending order;
-	// later polls back off up to a bounded maximum. At least 1s.
+	// PollInterval is the longest gap between two looks at a pending order
+	// while its certificate is likely soon (looks fall about when the
+	// account's orders issue, or every interval when that is unknown); later
+	// looks back off up to a bounded maximum. At least 1s.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
@@ -307,6 +309,36 @@ type IssuerStatus struct {
 	// application in flight (orderAPI Instance).
 	// +optional
 	InFlightInstances *int32 `json:"inFlightInstances,omitempty"`
+
+	// Handovers are open orders of CertificateRequests that were deleted
+	// before they finished, kept for the request cert-manager creates again
+	// for the same Certificate, revision and key (it takes the order over
+	// instead of ordering again). An order no request takes within the
+	// handover wait is cancelled. Written by the controller only.
+	// +listType=map
+	// +listMapKey=uid
+	// +optional
+	Handovers []OrderHandover `json:"handovers,omitempty"`
+}
+
+// OrderHandover is the open order of a deleted CertificateRequest, waiting
+// for its successor.
+type OrderHandover struct {
+	// UID is the deleted request's UID, Request its namespace/name.
+	UID     string `json:"uid"`
+	Request string `json:"request"`
+	// Namespace, Owner (the Certificate's UID), Revision and CSRDigest
+	// (SHA-256 of the CSR's public key and names) are what the successor
+	// must match.
+	Namespace string `json:"namespace"`
+	Owner     string `json:"owner"`
+	Revision  string `json:"revision"`
+	CSRDigest string `json:"csrDigest"`
+	// State is the order state (JSON), MAC its authentication.
+	State string `json:"state"`
+	MAC   string `json:"mac"`
+	// Since is when the request was deleted.
+	Since metav1.Time `json:"since"`
 }
 
 // PackageState is a CAS certificate package's quota.

@@ -73,6 +73,9 @@ func (s *Simulator) placeOrder(c *call, req orderRequest) (obj, *apiError) {
 	s.st.nextID++
 	o.id = s.st.nextID
 	s.st.orders[o.id] = o
+	for _, d := range req.domains {
+		s.st.placed[d]++
+	}
 	pkg.used++
 	return obj{"OrderId": o.id}, nil
 }

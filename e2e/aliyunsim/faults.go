@@ -51,11 +51,15 @@ const (
 // 80% of faults are 5xx answers (half of them after the action took effect), 20% hang (half
 // of them after the action took effect). The caller holds s.mu.
 func (s *Simulator) rollFault() fault {
-	if s.rt.faultRate <= 0 || s.rnd.Float64() >= s.rt.faultRate {
+	rnd := s.rnd
+	if s.faultRnd != nil {
+		rnd = s.faultRnd
+	}
+	if s.rt.faultRate <= 0 || rnd.Float64() >= s.rt.faultRate {
 		return faultNone
 	}
-	after := s.rnd.IntN(2) == 1
-	if s.rnd.Float64() < 0.8 {
+	after := rnd.IntN(2) == 1
+	if rnd.Float64() < 0.8 {
 		if after {
 			return faultAfter
 		}

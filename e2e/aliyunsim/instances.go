@@ -1,6 +1,7 @@
 package aliyunsim
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -214,7 +215,7 @@ func getInstanceDetail(s *Simulator, c *call) (obj, *apiError) {
 	m["Csr"], m["GenerateCsrMethod"], m["ValidationMethod"] = inst.cfg.csrPEM, inst.cfg.method, inst.cfg.validation
 	m["ContactIdList"], m["Tags"], m["DomainValidationList"] = contacts, tags, s.validationList(inst)
 	m["CountryCode"], m["Province"], m["City"] = "CN", "Beijing", "Beijing"
-	m["AverageWaitingTime"], m["UpgradeStatus"], m["DingGroupList"] = "120", "none", []obj{}
+	m["AverageWaitingTime"], m["UpgradeStatus"], m["DingGroupList"] = s.averageWaitingTime(), "none", []obj{}
 	return m, nil
 }
 
@@ -404,4 +405,12 @@ func cancelPendingCertificate(s *Simulator, c *call) (obj, *apiError) {
 		a.cancelAt = now
 	}
 	return obj{}, nil
+}
+
+// averageWaitingTime is AverageWaitingTime, the product's average issuance time in whole
+// seconds as a string (the SDK model's type): this CA's, from the submission to the
+// certificate when the proof is there at once.
+func (s *Simulator) averageWaitingTime() string {
+	d := s.cfg.V2.RecordsDelay + s.rt.validationDelay + s.rt.issueDelay
+	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
 }

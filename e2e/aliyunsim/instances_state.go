@@ -133,7 +133,8 @@ type v2Instance struct {
 	appl                  *application // the latest application
 	endedAt               time.Time    // when the latest application ended
 	applications          int
-	certID                int64 // the latest certificate
+	certID                int64     // the latest certificate
+	issuedAt              time.Time // when the CA issued it
 	revoked               map[int64]time.Time
 }
 
@@ -300,7 +301,7 @@ func (s *Simulator) advanceInstance(inst *v2Instance) {
 	switch a.order.phase {
 	case phaseIssued:
 		a.done = true
-		inst.certID, inst.settled = a.order.certID, "normal"
+		inst.certID, inst.settled, inst.issuedAt = a.order.certID, "normal", a.order.issuedAt
 		inst.endedAt = now
 	case phaseFailed:
 		a.done = true
@@ -371,6 +372,8 @@ type InstanceState struct {
 	Applications      int      `json:"applications"` // submissions accepted, over the instance's life
 	Certificates      []int64  `json:"certificates"` // every CertificateId issued on it
 	Tags              []string `json:"tags"`         // "key=value"
+	// IssuedAt is when the CA issued the latest certificate (not an Alibaba field).
+	IssuedAt time.Time `json:"issuedAt,omitzero"`
 }
 
 // Applications counts the submissions accepted per V2.0 instance, and in all.
@@ -392,6 +395,7 @@ func (s *Simulator) instanceStates() []InstanceState {
 			ID: inst.id, Status: inst.status(now), CertificateStatus: s.certificateStatus(inst, inst.certID),
 			CertificateID: inst.certID, Domain: strings.Join(inst.cfg.domains, ","), InstanceType: inst.typ,
 			Applications: inst.applications, Certificates: s.instanceCerts(inst.id), Tags: []string{},
+			IssuedAt: inst.issuedAt,
 		}
 		for _, t := range inst.cfg.tags {
 			is.Tags = append(is.Tags, t.key+"="+t.value)

@@ -55,6 +55,9 @@ type order struct {
 	validatedAt time.Time       // when every domain was proven
 	phase       phase
 
+	// issuedAt is when the CA issued: when the delays after the proof had passed (the order
+	// moves on lazily, so this is earlier than the call that saw it).
+	issuedAt time.Time
 	leaf     *x509.Certificate
 	chainPEM string
 	keyPEM   string
@@ -221,6 +224,10 @@ func (s *Simulator) issue(o *order, now time.Time) error {
 	o.leaf = leaf
 	o.chainPEM = string(pemBlock("CERTIFICATE", leaf.Raw)) + string(s.ca.interPEM)
 	o.phase = phaseIssued
+	o.issuedAt = now
+	if due := o.validatedAt.Add(s.rt.validationDelay + s.rt.issueDelay); !o.validatedAt.IsZero() && due.Before(now) {
+		o.issuedAt = due
+	}
 
 	s.st.nextCert++
 	o.certID = s.st.nextCert
@@ -325,7 +332,7 @@ func (o *order) snapshot(id string, now time.Time) OrderState {
 	os := OrderState{
 		ID: id, API: o.api, Action: o.action, Product: o.product.Code,
 		Domains: append([]string(nil), o.domains...), ValidateType: o.validateType, Status: o.status(now),
-		Created: o.created, Validated: o.validatedAt, CSR: o.fromCSR, Token: o.token, CertID: o.certID,
+		Created: o.created, Validated: o.validatedAt, Issued: o.issuedAt, CSR: o.fromCSR, Token: o.token, CertID: o.certID,
 	}
 	if o.leaf != nil {
 		os.Serial = o.leaf.SerialNumber.Text(16)

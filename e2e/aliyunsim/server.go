@@ -54,6 +54,9 @@ type Simulator struct {
 	st     *state
 	bucket tokenBucket
 	rnd    *mrand.Rand
+	// faultRnd, when set (SetFaults), decides the faults: the same calls meet the same faults
+	// in every run.
+	faultRnd *mrand.Rand
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -230,6 +233,19 @@ func (s *Simulator) SetFaultRate(f float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rt.faultRate = min(max(f, 0), 1)
+}
+
+// SetFaults makes the given fraction of signed calls fail or hang (hang: how long, 0 keeps
+// the current), decided by a generator seeded with seed, so that a test meets the same faults
+// for the same sequence of calls.
+func (s *Simulator) SetFaults(rate float64, seed uint64, hang time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rt.faultRate = min(max(rate, 0), 1)
+	s.faultRnd = mrand.New(mrand.NewPCG(seed, seed))
+	if hang > 0 {
+		s.rt.faultHang = hang
+	}
 }
 
 // SetThrottleQPS changes the signed-call rate limit; 0 removes it.

@@ -24,6 +24,8 @@ type state struct {
 	packages map[string]*pkgState
 	orders   map[int64]*order // CAS 2020-04-07, by OrderId
 	nextID   int64
+	// placed counts the CAS 2020-04-07 orders ever placed per domain, deleted ones included.
+	placed map[string]int
 
 	instances   []*dvInstance // CAS 2018-07-13, in purchase order
 	instanceIdx map[string]*dvInstance
@@ -104,6 +106,7 @@ type stsCred struct {
 func newState() *state {
 	return &state{
 		calls:       map[string]int{},
+		placed:      map[string]int{},
 		errors:      map[string]int{},
 		zones:       map[string]*zone{},
 		foreign:     map[string]bool{},
@@ -126,6 +129,7 @@ type State struct {
 	Errors           map[string]int          `json:"errors"` // error answers per Code
 	Throttled        int                     `json:"throttled"`
 	Faults           int                     `json:"faults"`
+	Placed           map[string]int          `json:"placed"` // CAS 2020-04-07 orders ever placed per domain, deleted ones too
 	Zones            []string                `json:"zones"`
 	Orders           []OrderState            `json:"orders"`
 	Records          []RecordState           `json:"records"`
@@ -147,10 +151,12 @@ type OrderState struct {
 	Status       string    `json:"status"` // as the order's own API spells it
 	Created      time.Time `json:"created"`
 	Validated    time.Time `json:"validated,omitzero"`
-	CSR          bool      `json:"csr"` // the key came from a CSR
-	Token        string    `json:"token"`
-	CertID       int64     `json:"certId,omitempty"`
-	Serial       string    `json:"serial,omitempty"`
+	// Issued is when the CA issued (not an Alibaba field).
+	Issued time.Time `json:"issued,omitzero"`
+	CSR    bool      `json:"csr"` // the key came from a CSR
+	Token  string    `json:"token"`
+	CertID int64     `json:"certId,omitempty"`
+	Serial string    `json:"serial,omitempty"`
 }
 
 // RecordState is one Alidns record.
@@ -195,6 +201,7 @@ func (st *state) snapshot(now time.Time) State {
 		Errors:           copyCounts(st.errors),
 		Throttled:        st.throttled,
 		Faults:           st.faults,
+		Placed:           copyCounts(st.placed),
 		Zones:            []string{},
 		Orders:           []OrderState{},
 		Records:          []RecordState{},

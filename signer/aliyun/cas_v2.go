@@ -74,6 +74,9 @@ type Instance struct {
 	ContactIDList        []FlexInt          `json:"ContactIdList"`
 	Tags                 []InstanceTag      `json:"Tags"`
 	DomainValidationList []DomainValidation `json:"DomainValidationList"`
+	// AverageWaitingTime is the average issuance time of the instance's product, in
+	// seconds (a string in the SDK model, e.g. "120").
+	AverageWaitingTime FlexString `json:"AverageWaitingTime"`
 }
 
 // Tag returns the value of the tag key ("" when absent).
