@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -83,8 +84,20 @@ func run() error {
 	flag.DurationVar(&opts.HandoverWait, "order-handover-wait", controllers.DefaultHandoverWait,
 		"how long the open order of a CertificateRequest cert-manager deleted waits for the request it creates again for the same Certificate revision and key before it is cancelled")
 	flag.Float64Var(&opts.RateLimit, "aliyun-rate-limit", 0,
-		fmt.Sprintf("calls per second one issuer may make to Alibaba Cloud, whatever the number of requests (0: the default, %v)", signer.DefaultRateLimit))
-	flag.IntVar(&opts.Burst, "aliyun-burst", 0, fmt.Sprintf("burst of calls one issuer may make to Alibaba Cloud (0: the default, %v)", signer.DefaultBurst))
+		fmt.Sprintf("most calls per second to an Alibaba Cloud endpoint with one account, shared by the issuers using it; the issuer paces below it at the rate it learns from throttled answers (0: the default, %v)", signer.DefaultRateLimit))
+	flag.IntVar(&opts.Burst, "aliyun-burst", 0, fmt.Sprintf("most calls in any one second to an Alibaba Cloud endpoint with one account; calls are spread evenly, never sent in a burst (0: the default, %v)", signer.DefaultBurst))
+	flag.Func("aliyun-action-rate-limits", "per-action limits, calls per second per account, as Action=QPS[,Action=QPS...], added to the documented ones (GetTaskAttribute=10, GetUserCertificateDetail=100, ...; 0 removes one)",
+		func(v string) error {
+			m, err := signer.ParseActionRateLimits(v)
+			if err != nil {
+				return err
+			}
+			if opts.ActionRateLimits == nil {
+				opts.ActionRateLimits = map[string]float64{}
+			}
+			maps.Copy(opts.ActionRateLimits, m)
+			return nil
+		})
 	flag.Func("dns-nameservers", "comma-separated name servers (host or host:port) the Alidns propagation check queries when an issuer names none (default: each zone's NS records)",
 		func(v string) error {
 			opts.DNSNameservers = append(opts.DNSNameservers, strings.Split(v, ",")...)

@@ -120,9 +120,21 @@ func TestSimLogFormat(t *testing.T) {
 	var l simCallLog
 	l.logf("aliyunsim: %s %s %s ak=%s -> %d %s (%s)", "POST", "2020-04-07", "DescribeCertificateState", "k", 400, "Throttling.User", time.Millisecond)
 	l.logf("aliyunsim: issuing for order %s: %v", "1", "x")
+	before := time.Now()
+	l.logf("aliyunsim: %s %s %s ak=%s -> %d %s (%s)", "POST", "2020-04-07", "ListInstances", "k", 200, "", 2*time.Second)
 	c := l.since(0)
-	if len(c) != 1 || c[0].Action != "DescribeCertificateState" || c[0].Status != 400 || !c[0].throttled() {
-		t.Errorf("calls %+v", c)
+	if len(c) != 2 || c[0].Action != "DescribeCertificateState" || c[0].Status != 400 || !c[0].throttled() {
+		t.Fatalf("calls %+v", c)
+	}
+	// Timed when the call came, not when its answer was logged.
+	if c[1].At.After(before.Add(-time.Second)) {
+		t.Errorf("a call answered in 2s is timed at %v, its answer at about %v", c[1].At, before)
+	}
+	// Calls logged out of order are counted in the order they came.
+	t0 := time.Unix(100, 0)
+	mean, peak := callRate([]simCall{{At: t0.Add(900 * time.Millisecond)}, {At: t0}, {At: t0.Add(1800 * time.Millisecond)}})
+	if peak != 2 || math.Abs(mean-1/0.9) > 1e-9 {
+		t.Errorf("rate %g peak %d, want %g and 2", mean, peak, 1/0.9)
 	}
 }
 
@@ -216,6 +228,51 @@ func TestReportAndSVG(t *testing.T) {
 	}
 }
 
+func TestThrottleReport(t *testing.T) {
+	c := func(api string, rate, peak, throttled float64) *Throttle {
+		return &Throttle{OrderAPI: api, N: 100, SimQPS: 5, ClientRate: 5, ClientBurst: 10, Issued: 100,
+			Wall: statOf(50), CallRate: statOf(rate), Peak1s: statOf(peak), AcceptedRate: statOf(rate),
+			CostStats: CostStats{ThrottledPerCert: statOf(throttled), CallsPerCert: statOf(2),
+				CallsByAction: map[string]Stat{"DescribeCertificateState": statOf(1)}}}
+	}
+	r := &Results{C: []*Throttle{c("CSR", 4.5, 6, 0.01), c("Instance", 3.5, 7, 0.2)}}
+	got := map[string]string{}
+	for _, tg := range throttleTargets(r.C[0]) {
+		got[tg.Name] = tg.Status
+	}
+	for _, tg := range throttleTargets(r.C[1]) {
+		got[tg.Name] = tg.Status
+	}
+	for name, want := range map[string]string{
+		"Throttling (N=100, simulator 5 calls/s), orderAPI CSR: share of the allowed rate reaching the simulator":      "met",
+		"Throttling (N=100, simulator 5 calls/s), orderAPI CSR: throttled answers per certificate":                     "met",
+		"Throttling (N=100, simulator 5 calls/s), orderAPI CSR: calls in the busiest second":                           "met",
+		"Throttling (N=100, simulator 5 calls/s), orderAPI Instance: share of the allowed rate reaching the simulator": "missed",
+		"Throttling (N=100, simulator 5 calls/s), orderAPI Instance: throttled answers per certificate":                "missed",
+		"Throttling (N=100, simulator 5 calls/s), orderAPI Instance: calls in the busiest second":                      "missed",
+	} {
+		if got[name] != want {
+			t.Errorf("%s: %q, want %q", name, got[name], want)
+		}
+	}
+	learning := c("CSR", 4, 6, 0.1)
+	learning.ClientRate, learning.ClientBurst, learning.Learning = 10, 10, true
+	r.C = append(r.C, learning)
+	if n := len(targets(r)); n != 7 {
+		t.Errorf("%d targets, want 6 for scenario C's two rows at the default limit and the writes target", n)
+	}
+	md := markdown(r)
+	for _, line := range []string{
+		"| CSR | 10, 10 | 100 | 50 | 4 | 80 % | 6 | 4 | 0.1 | 2 | DescribeCertificateState 1 |",
+		"| CSR | 5, 10 | 100 | 50 | 4.5 | 90 % | 6 | 4.5 | 0.01 | 2 | DescribeCertificateState 1 |",
+		"| Instance | 5, 10 | 100 | 50 | 3.5 | 70 % | 7 | 3.5 | 0.2 | 2 | DescribeCertificateState 1 |",
+	} {
+		if !strings.Contains(md, line) {
+			t.Errorf("markdown lacks %q:\n%s", line, md)
+		}
+	}
+}
+
 func TestCallsLimit(t *testing.T) {
 	for _, c := range []struct {
 		api   string
@@ -233,6 +290,14 @@ func TestInstancesNeeded(t *testing.T) {
 	// rounds of B: 280, and a tenth more.
 	if got := instancesNeeded(Config{N: 200, InstanceRounds: 1, Rounds: 3, CostN: 20, CostDelayedRounds: 1}); got != 309 {
 		t.Errorf("instancesNeeded = %d, want 309", got)
+	}
+	// Scenario C binds an instance per Certificate too; a partial run
+	// sells only what its scenarios use.
+	if got := instancesNeeded(Config{N: 200, InstanceRounds: 1, Rounds: 3, CostN: 20, CostDelayedRounds: 1, ThrottleN: 100}); got != 419 {
+		t.Errorf("instancesNeeded with scenario C = %d, want 419", got)
+	}
+	if got := instancesNeeded(Config{N: 200, InstanceRounds: 1, Rounds: 3, CostN: 20, CostDelayedRounds: 1, ThrottleN: 100, Scenarios: "C"}); got != 111 {
+		t.Errorf("instancesNeeded for scenario C alone = %d, want 111", got)
 	}
 	if costIssuerName("CSR") == costIssuerName("Instance") {
 		t.Error("both order APIs share scenario B's issuer")

@@ -66,6 +66,11 @@ func targets(r *Results) []Target {
 		Name: "Issuer API-server writes (POST/PUT/PATCH) per certificate", Goal: "≤ 4",
 		Value: fmtNum(worst), Status: status(worst <= 4), Note: strings.Join(where, "; "),
 	})
+	for _, c := range r.C {
+		if !c.Learning {
+			out = append(out, throttleTargets(c)...)
+		}
+	}
 	if a := r.A; a != nil {
 		out = append(out, ratioTarget(a, "CSR", a.Aliyun, a.RatioP50, a.RatioWall))
 		if a.InstanceRounds > 0 {
@@ -74,6 +79,33 @@ func targets(r *Results) []Target {
 		out = append(out, rssTarget(a))
 	}
 	return out
+}
+
+// allowedShare is the share of the simulator's allowed rate that reached it.
+func (c *Throttle) allowedShare() float64 {
+	if c.SimQPS <= 0 {
+		return 0
+	}
+	return c.CallRate.Median / c.SimQPS
+}
+
+// throttleTargets judge scenario C for one order API: the allowed rate
+// used, few throttled answers, and no second above the limit + 1.
+func throttleTargets(c *Throttle) []Target {
+	share := c.allowedShare()
+	peakMax := math.Floor(c.SimQPS) + 1
+	name := func(what string) string {
+		return fmt.Sprintf("Throttling (N=%d, simulator %s calls/s), orderAPI %s: %s", c.N, fmtNum(c.SimQPS), c.OrderAPI, what)
+	}
+	return []Target{
+		{Name: name("share of the allowed rate reaching the simulator"), Goal: "≥ 80 %",
+			Value: fmtNum(round3(100*share)) + " %", Status: status(share >= 0.8),
+			Note: fmt.Sprintf("%s calls/s from the first call to the last; all Ready in %ss", fmtNum(c.CallRate.Median), fmtNum(c.Wall.Median))},
+		{Name: name("throttled answers per certificate"), Goal: "≤ 0.05",
+			Value: fmtNum(c.ThrottledPerCert.Median), Status: status(c.ThrottledPerCert.Median <= 0.05)},
+		{Name: name("calls in the busiest second"), Goal: "≤ " + fmtNum(peakMax),
+			Value: fmtNum(c.Peak1s.Median), Status: status(c.Peak1s.Median <= peakMax)},
+	}
 }
 
 // callsLimit is the goal for Alibaba Cloud calls per certificate: the V1.0
@@ -225,11 +257,15 @@ func markdown(r *Results) string {
 		p("\nIssuer spec.pollInterval: %s.\n\n", poll)
 	}
 
-	if c := r.C; c != nil {
-		p("**C. Throttling** (orderAPI CSR): the simulator allows %s calls/s; the issuer's client limit is %s calls/s (burst %d).\n\n", fmtNum(c.SimQPS), fmtNum(c.ClientRate), c.ClientBurst)
-		p("| N | Issued | All Ready (s) | Calls/s reaching the simulator | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert |\n|---|---|---|---|---|---|---|---|\n")
-		p("| %d | %d | %s | %s | %s | %s | %s | %s |\n\n", c.N, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtStat(c.Peak1s),
-			fmtStat(c.AcceptedRate), fmtStat(c.ThrottledPerCert), fmtStat(c.CallsPerCert))
+	if len(r.C) > 0 {
+		c0 := r.C[0]
+		p("**C. Throttling** (N=%d): the simulator allows %s calls/s. Calls are timed when they reach the simulator, rates from the first call of the run to the last; the last row's client limit is above the simulator's, so the issuer learns the rate from throttled answers.\n\n", c0.N, fmtNum(c0.SimQPS))
+		p("| Order API | Client limit (calls/s, burst) | Issued | All Ready (s) | Calls/s reaching the simulator | Share of the allowed rate | Peak calls in 1 s | Accepted calls/s | Throttled answers/cert | Calls/cert | Calls by action |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, c := range r.C {
+			p("| %s | %s, %d | %d | %s | %s | %s %% | %s | %s | %s | %s | %s |\n", c.OrderAPI, fmtNum(c.ClientRate), c.ClientBurst, c.Issued, fmtStat(c.Wall), fmtStat(c.CallRate), fmtNum(round3(100*c.allowedShare())),
+				fmtStat(c.Peak1s), fmtStat(c.AcceptedRate), fmtStat(c.ThrottledPerCert), fmtStat(c.CallsPerCert), breakdown(c.CallsByAction, true))
+		}
+		p("\n")
 	}
 
 	if a := r.A; a != nil {

@@ -53,7 +53,7 @@ type Results struct {
 	Settings Settings    `json:"settings"`
 	A        *Throughput `json:"throughput"`
 	B        []*Cost     `json:"costPerCertificate"`
-	C        *Throttle   `json:"throttling"`
+	C        []*Throttle `json:"throttling"`
 	Targets  []Target    `json:"targets"`
 	Seconds  float64     `json:"benchSeconds"`
 }
@@ -183,11 +183,20 @@ func runCostScenario(ctx context.Context, e *env, cfg Config, res *Results, logf
 	return nil
 }
 
-// instancesNeeded is how many V2.0 instances the Instance rounds use: each
-// new Certificate binds an instance of its own, and every round creates new
-// Certificates. A tenth more leaves room for a retried choice.
+// instancesNeeded is how many V2.0 instances the Instance rounds of the
+// scenarios that run use: each new Certificate binds an instance of its
+// own, and every round creates new Certificates. A tenth more leaves room for a retried choice.
 func instancesNeeded(cfg Config) int {
-	n := cfg.N*cfg.InstanceRounds + cfg.CostN*(cfg.Rounds+cfg.CostDelayedRounds)
+	n := 0
+	if cfg.runs('A') {
+		n += cfg.N * cfg.InstanceRounds
+	}
+	if cfg.runs('B') {
+		n += cfg.CostN * (cfg.Rounds + cfg.CostDelayedRounds)
+	}
+	if cfg.runs('C') {
+		n += cfg.ThrottleN
+	}
 	return n + n/10 + 1
 }
 

@@ -3,11 +3,14 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
 )
 
 // readyBound is how long a batch of n may take before the bench fails:
@@ -230,13 +233,17 @@ func runCost(ctx context.Context, e *env, ref cmmeta.IssuerReference, orderAPI v
 	return res, nil
 }
 
-// Throttle is scenario C.
+// Throttle is scenario C, for one order API.
 type Throttle struct {
+	OrderAPI    string  `json:"orderAPI"`
 	N           int     `json:"n"`
 	SimQPS      float64 `json:"simulatorThrottleQPS"`
 	ClientRate  float64 `json:"clientRateLimit"`
 	ClientBurst int     `json:"clientBurst"`
-	Wall        Stat    `json:"wallSeconds"`
+	// Learning: the client limit is above the simulator's, so the issuer
+	// learns the rate from throttled answers (figures only, no targets).
+	Learning bool `json:"learning,omitempty"`
+	Wall     Stat `json:"wallSeconds"`
 	// CallRate is calls reaching the simulator per second, from the first
 	// call of the run to the last; Peak1s the most within any one second.
 	CallRate Stat `json:"callsPerSecond"`
@@ -248,13 +255,49 @@ type Throttle struct {
 }
 
 // runThrottle is scenario C: the simulator throttles at qps while n
-// Certificates are issued.
-func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
-	ref, err := e.aliyunIssuer(ctx, "bench-throttle", v1alpha1.OrderAPICSR, 0)
+// Certificates are issued, with each order API in turn at the issuer's
+// default client limit (clientRate, clientBurst); then once more with
+// orderAPI CSR and the client limit at twice the simulator's, where the
+// issuer must learn the account's rate from throttled answers.
+func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate float64, clientBurst int) ([]*Throttle, error) {
+	if err := e.startIssuer(ctx, nil); err != nil {
+		return nil, fmt.Errorf("restarting the issuer with its default rate limit: %w", err)
+	}
+	var out []*Throttle
+	for _, api := range []v1alpha1.OrderAPI{v1alpha1.OrderAPICSR, v1alpha1.OrderAPIInstance} {
+		t, err := runThrottleOnce(ctx, e, api, n, qps, clientRate, clientBurst)
+		if err != nil {
+			return nil, fmt.Errorf("orderAPI %s: %w", api, err)
+		}
+		out = append(out, t)
+	}
+	// A fresh process: nothing learned yet.
+	high := 2 * qps
+	args := []string{fmt.Sprintf("--aliyun-rate-limit=%g", high), fmt.Sprintf("--aliyun-burst=%d", int(math.Ceil(high)))}
+	if err := e.startIssuer(ctx, args); err != nil {
+		return nil, fmt.Errorf("restarting the issuer with %v: %w", args, err)
+	}
+	t, err := runThrottleOnce(ctx, e, v1alpha1.OrderAPICSR, n, qps, high, int(math.Ceil(high)))
+	if err != nil {
+		return nil, fmt.Errorf("orderAPI CSR, client limit %g: %w", high, err)
+	}
+	t.Learning = true
+	return append(out, t), nil
+}
+
+func runThrottleOnce(ctx context.Context, e *env, api v1alpha1.OrderAPI, n int, qps float64, clientRate float64, clientBurst int) (*Throttle, error) {
+	name, ns := "bench-throttle", "bench-c-throttle"
+	if api != v1alpha1.OrderAPICSR {
+		suffix := "-" + strings.ToLower(string(api))
+		name, ns = name+suffix, ns+suffix
+	}
+	if clientRate != signer.DefaultRateLimit {
+		name, ns = fmt.Sprintf("%s-%g", name, clientRate), fmt.Sprintf("%s-%g", ns, clientRate)
+	}
+	ref, err := e.aliyunIssuer(ctx, name, api, 0)
 	if err != nil {
 		return nil, err
 	}
-	ns := "bench-c-throttle"
 	before, err := e.snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -285,11 +328,11 @@ func runThrottle(ctx context.Context, e *env, n int, qps float64, clientRate flo
 	acc, _ := callRate(accepted)
 	c := costOf(before, after, n)
 	res := &Throttle{
-		N: n, SimQPS: qps, ClientRate: clientRate, ClientBurst: clientBurst,
+		OrderAPI: string(api), N: n, SimQPS: qps, ClientRate: clientRate, ClientBurst: clientBurst,
 		Wall: statOf(br.Wall()).rounded(), CallRate: statOf(mean).rounded(), Peak1s: statOf(float64(peak)),
 		AcceptedRate: statOf(acc).rounded(), Issued: len(br.Latencies), CostStats: summarizeCosts([]roundCost{c}),
 	}
-	e.log("C throttle %.0f qps N=%d: wall %.1fs, %.2f calls/s (peak %d in 1s), %.2f throttled/cert",
-		qps, n, br.Wall(), mean, peak, c.throttled)
+	e.log("C throttle %s %.0f qps N=%d: wall %.1fs, %.2f calls/s (peak %d in 1s), %.2f throttled/cert",
+		api, qps, n, br.Wall(), mean, peak, c.throttled)
 	return res, e.cleanup(ctx, ns)
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -8,6 +9,9 @@ import (
 
 // simCall is one API call the simulator answered.
 type simCall struct {
+	// At is when the call reached the simulator: when it logged the
+	// answer, less the time it took to answer (calls that queue for the
+	// simulator's lock would otherwise look as if they came together).
 	At     time.Time
 	Action string
 	Status int
@@ -33,8 +37,14 @@ func (l *simCallLog) logf(format string, args ...any) {
 	action, _ := args[2].(string)
 	status, _ := args[4].(int)
 	code, _ := args[5].(string)
+	at := time.Now()
+	if len(args) > 6 {
+		if took, ok := args[6].(time.Duration); ok {
+			at = at.Add(-took)
+		}
+	}
 	l.mu.Lock()
-	l.calls = append(l.calls, simCall{At: time.Now(), Action: action, Status: status, Code: code})
+	l.calls = append(l.calls, simCall{At: at, Action: action, Status: status, Code: code})
 	l.mu.Unlock()
 }
 
@@ -58,6 +68,9 @@ func callRate(calls []simCall) (mean float64, peak1s int) {
 	if len(calls) < 2 {
 		return 0, len(calls)
 	}
+	// Answers are logged in the order they end, not the order calls came.
+	calls = slices.Clone(calls)
+	slices.SortStableFunc(calls, func(a, b simCall) int { return a.At.Compare(b.At) })
 	span := calls[len(calls)-1].At.Sub(calls[0].At).Seconds()
 	if span > 0 {
 		mean = float64(len(calls)-1) / span

@@ -296,7 +296,11 @@ func (r *resolved) signResult(out signer.Outcome, err error, backoff func() time
 	if err != nil {
 		_, permanent := signer.AsPermanent(err)
 		_, issuerErr := signer.AsIssuer(err)
-		if !permanent && !issuerErr {
+		// A throttled call comes back when the account's limiter has room
+		// (its RetryAfter), without growing this request's backoff: the
+		// limiter is shared, so a backoff per request would leave the
+		// allowed rate unused.
+		if !permanent && !issuerErr && !signer.IsThrottled(err) {
 			in.backoff = backoff()
 		}
 	}

@@ -240,6 +240,8 @@ func decideError(in signResult) verdict {
 		delay = max(delay, te.RetryAfter)
 		reason = conditionReason(te.Reason, eventRetrying)
 	}
+	// Never zero, which would be no requeue at all.
+	delay = max(delay, time.Second)
 	// Messages carry request ids and change at every attempt: an Event
 	// only when the kind of trouble changes.
 	prefix := fmt.Sprintf("temporary error, will retry: %s: ", reason)

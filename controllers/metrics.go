@@ -48,6 +48,10 @@ var (
 		Help:    "Time from a CertificateRequest's approval to its certificate, by order API.",
 		Buckets: prometheus.ExponentialBuckets(0.25, 2, 16), // 0.25 s … ~2.3 h
 	}, []string{"api"})
+	apiRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "aliyun_cas_issuer_api_rate_limit",
+		Help: "Calls per second the issuer paces an Alibaba Cloud account at, learned from throttled answers, by product, account fingerprint and action (\"\" for the account).",
+	}, []string{"product", "account", "action"})
 	issuerReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "aliyun_cas_issuer_issuer_ready",
 		Help: "1 when the issuer's Ready condition is True, 0 otherwise.",
@@ -56,12 +60,17 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(apiCalls, apiCallDuration, ordersCreated, ordersIssued, ordersFailed,
-		ordersPending, timeToIssue, issuerReady)
+		ordersPending, timeToIssue, issuerReady, apiRate)
 }
 
 func observeCall(c signer.CallInfo) {
 	apiCalls.WithLabelValues(c.Product, c.Action, c.Outcome).Inc()
 	apiCallDuration.WithLabelValues(c.Product, c.Action).Observe(c.Duration.Seconds())
+}
+
+// observeRate records a limiter's pacing rate.
+func observeRate(r signer.RateInfo) {
+	apiRate.WithLabelValues(r.Product, r.Account, r.Action).Set(r.Rate)
 }
 
 // observeOrderCreated counts an order the signer placed.

@@ -47,13 +47,16 @@ type Options struct {
 	// errors (per request, and per issuer for health checks).
 	MinRetryDelay, MaxRetryDelay time.Duration
 	// MaxPollInterval bounds the backoff of polls of a pending order.
-	// RateLimit (calls per second) and Burst bound the calls one issuer
-	// makes to Alibaba Cloud, whatever the number of requests. CallTimeout
-	// bounds one remote call. Zero values take the signer's defaults.
-	MaxPollInterval time.Duration
-	RateLimit       float64
-	Burst           int
-	CallTimeout     time.Duration
+	// RateLimit (calls per second) and Burst bound the calls to Alibaba
+	// Cloud with one account, shared by the issuers using it, whatever the
+	// number of requests; ActionRateLimits add per-action limits to the
+	// documented ones. CallTimeout bounds one remote call. Zero values take
+	// the signer's defaults.
+	MaxPollInterval  time.Duration
+	RateLimit        float64
+	Burst            int
+	ActionRateLimits map[string]float64
+	CallTimeout      time.Duration
 	// OrderSettleTime is how long after a create whose answer was lost the
 	// issuer waits for the order to show in CAS's listings before it may
 	// order again; zero takes the signer's default.

@@ -28,6 +28,8 @@ type signerSource struct {
 	client    client.Client // cached: Secret metadata
 	apiReader client.Reader // uncached: Secret data is never cached
 	opts      Options
+	// limits are the accounts' rate limiters, shared by their issuers.
+	limits *signer.RateLimits
 
 	mu      sync.Mutex
 	entries map[string]*signerEntry // by issuerKey
@@ -45,7 +47,7 @@ type signerEntry struct {
 }
 
 func newSignerSource(c client.Client, r client.Reader, opts Options) *signerSource {
-	return &signerSource{client: c, apiReader: r, opts: opts, entries: map[string]*signerEntry{}}
+	return &signerSource{client: c, apiReader: r, opts: opts, limits: signer.NewRateLimits(), entries: map[string]*signerEntry{}}
 }
 
 // secretNamespace is where an issuer's Secret lives.
@@ -156,6 +158,9 @@ func (s *signerSource) config(ctx context.Context, iss v1alpha1.GenericIssuer) (
 		MaxPollInterval:  s.opts.MaxPollInterval,
 		RateLimit:        s.opts.RateLimit,
 		Burst:            s.opts.Burst,
+		ActionRateLimits: s.opts.ActionRateLimits,
+		RateLimits:       s.limits,
+		OnRate:           observeRate,
 		Timeout:          s.opts.CallTimeout,
 		SettleTime:       s.opts.OrderSettleTime,
 		OnCall:           observeCall,

@@ -130,7 +130,9 @@ build_module_tools() {
 		esac
 	done
 	mkdir -p "$out"
-	(cd hack/tools && go build -o "$out/" "${pkgs[@]}")
+	# Test tools are never debugged: no DWARF saves about a sixth of the
+	# compile time of a cold kube-apiserver build, and the link's share too.
+	(cd hack/tools && go build -gcflags=all=-dwarf=false -ldflags="-s -w" -o "$out/" "${pkgs[@]}")
 	for t in "$@"; do
 		local from=$t
 		[[ $t == etcd ]] && from=server

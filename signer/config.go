@@ -39,10 +39,20 @@ type Config struct {
 	// (poll.go); later looks back off to MaxPollInterval.
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
-	// RateLimit (requests per second) and Burst bound the calls this issuer
-	// makes, whatever the number of requests.
+	// RateLimit (requests per second) bounds the calls to one endpoint with
+	// this issuer's account, whatever the number of requests; the issuer
+	// paces them at the rate it learns from throttled answers, at most
+	// this. Burst is the most calls in any one second.
 	RateLimit float64
 	Burst     int
+	// ActionRateLimits add to and override the documented per-action
+	// limits (aliyun.ActionRateLimits).
+	ActionRateLimits map[string]float64
+	// RateLimits, when set, shares the rate limiters between the issuers
+	// of one account (keep one per process); nil: this issuer's own.
+	RateLimits *RateLimits
+	// OnRate, when set, is called when a limiter's pacing rate changes.
+	OnRate func(RateInfo)
 	// Timeout bounds one remote call.
 	Timeout time.Duration
 	// SettleTime is how long after a create whose answer was lost the
@@ -104,6 +114,22 @@ type InstanceConfig struct {
 // optional STS token) or the ambient chain, and optionally a role assumed on
 // top. Its String, GoString, LogValue and MarshalJSON redact secrets.
 type Credentials = aliyun.Credentials
+
+// RateLimits are the rate limiters of Alibaba Cloud accounts, shared by the
+// issuers that use the same account (see aliyun.Limits).
+type RateLimits = aliyun.Limits
+
+// NewRateLimits returns an empty set of shared rate limiters.
+func NewRateLimits() *RateLimits { return aliyun.NewLimits() }
+
+// ParseActionRateLimits reads per-action limits written as
+// Action=QPS[,Action=QPS...].
+func ParseActionRateLimits(s string) (map[string]float64, error) {
+	return aliyun.ParseActionRateLimits(s)
+}
+
+// RateInfo is a change of a limiter's pacing rate, for metrics.
+type RateInfo = aliyun.RateInfo
 
 // CallInfo describes one remote call attempt (action and outcome: "ok",
 // "throttled" or the error code), for metrics.

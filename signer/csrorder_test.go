@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
 )
 
 // The CSR flow against recorded, Alibaba-shaped answers: a replay server
@@ -698,6 +700,7 @@ func TestCreateFailures(t *testing.T) {
 		noCN    bool
 		check   func(t *testing.T, err error)
 		keepInt bool // Creating stays recorded
+		calls   int  // creates sent (0: one)
 	}{
 		{
 			name:  "quota exhausted",
@@ -769,8 +772,11 @@ func TestCreateFailures(t *testing.T) {
 			},
 		},
 		{
+			// Flow control refused every attempt: sent again (it ran
+			// nothing), then given up with the intent cleared.
 			name:  "throttled: certainly not created",
 			reply: apiErr(400, "Throttling.User", "Request was denied due to user flow control."),
+			calls: aliyun.DefaultMaxAttempts,
 			check: func(t *testing.T, err error) {
 				if te, ok := AsTransient(err); !ok || te.Reason != "Throttled" || te.RetryAfter < time.Second {
 					t.Fatalf("got %v", err)
@@ -788,8 +794,8 @@ func TestCreateFailures(t *testing.T) {
 			}
 			_, err := s.Sign(context.Background(), Request{CSRPEM: csr}, store)
 			tc.check(t, err)
-			if r.count("CreateCertificateWithCsrRequest") != 1 {
-				t.Fatalf("calls %v", r.actions())
+			if want := max(tc.calls, 1); r.count("CreateCertificateWithCsrRequest") != want {
+				t.Fatalf("calls %v, want %d creates", r.actions(), want)
 			}
 			if got := store.last(); (got.Creating != nil) != tc.keepInt || got.OrderID != "" {
 				t.Fatalf("final state %+v", got)
@@ -798,8 +804,9 @@ func TestCreateFailures(t *testing.T) {
 	}
 }
 
-// Throttling: the client pauses every call of the issuer; the request is
-// issued once the pause is over, with a bounded number of calls.
+// Throttling: a throttled create ran nothing, so the client sends it again
+// after its limiter's pause, within the same Sign, and the order is placed
+// once.
 func TestThrottlingBackoff(t *testing.T) {
 	key := rsaKey(t, 2048)
 	r := newReplay(t, map[string][]reply{
@@ -809,21 +816,18 @@ func TestThrottlingBackoff(t *testing.T) {
 	s, _ := newTestSigner(t, r.URL, nil)
 	store := &recStore{}
 	req := Request{CSRPEM: simpleCSR(t, key, "www.example.com")}
-	_, err := s.Sign(context.Background(), req, store)
-	te, ok := AsTransient(err)
-	if !ok || te.RetryAfter < time.Second {
-		t.Fatalf("got %v", err)
-	}
-	req.State = store.last()
 	start := time.Now()
 	if _, err := s.Sign(context.Background(), req, store); err != nil {
 		t.Fatal(err)
 	}
 	if waited := time.Since(start); waited < 900*time.Millisecond {
-		t.Fatalf("the second attempt did not wait for the throttle pause (%v)", waited)
+		t.Fatalf("the create was sent again without the throttle pause (%v)", waited)
 	}
 	if got := strings.Join(r.actions(), ","); got != "CreateCertificateWithCsrRequest,CreateCertificateWithCsrRequest,DescribeCertificateState" {
 		t.Fatalf("calls %s", got)
+	}
+	if st := store.last(); st.OrderID != "9" || st.Creating != nil {
+		t.Fatalf("final state %+v", st)
 	}
 }
 

@@ -58,6 +58,18 @@ type TransientError struct {
 func (e *TransientError) Error() string { return e.Err.Error() }
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// ReasonThrottled is the reason of a TransientError for a call Alibaba
+// Cloud's flow control refused, or the issuer's limiter did not send.
+const ReasonThrottled = aliyun.ReasonThrottled
+
+// IsThrottled reports whether err is a throttled call: its RetryAfter is
+// when the account's limiter has room again, so the retry needs no backoff
+// of its own.
+func IsThrottled(err error) bool {
+	te, ok := AsTransient(err)
+	return ok && te.Reason == ReasonThrottled
+}
+
 // Transient wraps err as a retryable failure.
 func Transient(reason string, retryAfter time.Duration, err error) error {
 	return &TransientError{Reason: reason, RetryAfter: retryAfter, Err: err}

@@ -64,6 +64,10 @@ func (c Config) clientOptions() aliyun.Options {
 		Transport:   c.Transport,
 		DNSEndpoint: c.DNS.Endpoint,
 		Endpoints:   c.Endpoints,
+
+		ActionRateLimits: c.ActionRateLimits,
+		Limits:           c.RateLimits,
+		OnRate:           c.OnRate,
 	}
 }
 
@@ -110,17 +114,9 @@ func newDNSProvider(cfg Config, client *aliyun.Client) (*alidnsProvider, error) 
 		if err := cfg.DNS.Credentials.Validate(); err != nil {
 			return nil, fmt.Errorf("the Alidns credentials: %w", err)
 		}
-		c, err := aliyun.New(aliyun.Options{
-			Endpoint:    cfg.Endpoint,
-			DNSEndpoint: cfg.DNS.Endpoint,
-			Credentials: *cfg.DNS.Credentials,
-			Timeout:     cfg.Timeout,
-			RateLimit:   cfg.RateLimit,
-			Burst:       cfg.Burst,
-			OnCall:      cfg.OnCall,
-			Transport:   cfg.Transport,
-			Endpoints:   cfg.Endpoints,
-		})
+		o := cfg.clientOptions()
+		o.Credentials = *cfg.DNS.Credentials
+		c, err := aliyun.New(o)
 		if err != nil {
 			return nil, fmt.Errorf("the Alidns client: %w", err)
 		}

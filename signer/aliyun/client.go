@@ -1,8 +1,9 @@
 // Package aliyun is the Alibaba Cloud RPC client the issuer uses: the
 // official SDK signs and sends every request; this package adds explicit
-// endpoints, per-call timeouts, a per-issuer rate limit, retries for reads
-// only, throttling back-off, error classification, and typed helpers for
-// the CAS, Alidns and STS actions the order flows need.
+// endpoints, per-call timeouts, a rate limit per account and endpoint that
+// learns the account's real limit from throttled answers, retries for reads
+// (and for throttled answers, which nothing executed), error classification,
+// and typed helpers for the CAS, Alidns and STS actions the order flows need.
 package aliyun
 
 import (
@@ -12,31 +13,25 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	sdkcredentials "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"golang.org/x/time/rate"
 )
 
 // Client calls Alibaba Cloud RPC APIs for one issuer. It is safe for
-// concurrent use; its rate limit and throttle back-off are shared by all
-// calls made through it.
+// concurrent use; its calls to each endpoint are paced by that account's
+// limiter (shared with the other clients of the same Options.Limits).
 type Client struct {
 	opts      Options
 	endpoints map[string]endpoint
 	region    string
 	creds     sdkcredentials.CredentialsProvider
 	transport http.RoundTripper
-	limiter   *rate.Limiter
+	limiters  map[string]*limiter // by product
 
-	mu         sync.Mutex
-	pauseUntil time.Time
-	throttles  int // consecutive throttled answers
-
-	// test hooks
+	// test hooks (retry delays; the limiters have their own clock)
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -103,12 +98,13 @@ func New(opts Options) (*Client, error) {
 			region = m[1]
 		}
 	}
+	endpoints := map[string]endpoint{CAS.Product: cas, Alidns.Product: dns, STS.Product: sts}
 	c := &Client{
 		opts:      opts,
-		endpoints: map[string]endpoint{CAS.Product: cas, Alidns.Product: dns, STS.Product: sts},
+		endpoints: endpoints,
 		region:    region,
 		transport: opts.Transport,
-		limiter:   rate.NewLimiter(rate.Limit(opts.RateLimit), opts.Burst),
+		limiters:  limitersFor(endpoints, opts),
 		now:       time.Now,
 		sleep:     sleepCtx,
 	}
@@ -122,12 +118,14 @@ func New(opts Options) (*Client, error) {
 		// credential, so STS calls do not eat this issuer's CAS budget.
 		stsOpts := opts
 		stsOpts.Credentials = Credentials{}
+		base := opts
+		base.Credentials.RoleARN = "" // paced as the base credential
 		stsClient := &Client{
 			opts:      stsOpts,
 			endpoints: c.endpoints,
 			region:    region,
 			transport: opts.Transport,
-			limiter:   rate.NewLimiter(rate.Limit(opts.RateLimit), opts.Burst),
+			limiters:  limitersFor(c.endpoints, base),
 			creds:     c.creds,
 			now:       time.Now,
 			sleep:     sleepCtx,
@@ -140,6 +138,22 @@ func New(opts Options) (*Client, error) {
 		})
 	}
 	return c, nil
+}
+
+// limitersFor returns the limiters of one credential at the endpoints: the
+// shared ones of opts.Limits, or limiters of this client alone.
+func limitersFor(endpoints map[string]endpoint, opts Options) map[string]*limiter {
+	m := make(map[string]*limiter, len(endpoints))
+	for product, ep := range endpoints {
+		key, account := limiterKey(ep, opts)
+		mk := func() *limiter { return newLimiter(product, account, opts, realClock) }
+		if opts.Limits != nil {
+			m[product] = opts.Limits.get(product+"|"+key, mk)
+		} else {
+			m[product] = mk()
+		}
+	}
+	return m
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -170,8 +184,9 @@ func IsIdempotent(action string) bool {
 // Call sends one RPC action and decodes the JSON answer into out (which may
 // be nil). Read actions (Describe*, List*, Get*, Query*) are retried on
 // transient failures with jittered exponential back-off; any other action
-// is sent at most once, whatever happens: a create whose answer was lost
-// comes back as an *Error with OutcomeUnknown set.
+// is sent again only after a throttled answer (flow control refuses a call
+// before it runs), never after any other failure: a create whose answer
+// was lost comes back as an *Error with OutcomeUnknown set.
 func (c *Client) Call(ctx context.Context, api API, action string, params map[string]string, out any) error {
 	attempts := 1
 	if IsIdempotent(action) {
@@ -195,10 +210,25 @@ func (c *Client) Call(ctx context.Context, api API, action string, params map[st
 			}
 			return nil
 		}
-		if err.Class != Transient || attempt >= attempts || ctx.Err() != nil {
+		if err.Code == codeClientThrottled {
+			// The limiter's queue is longer than a call waits in place.
+			return err
+		}
+		// A throttled answer executed nothing, whatever the action: it is
+		// tried again, after the limiter's pause, like a read.
+		retryable := attempts > 1 || (err.Throttled && !err.OutcomeUnknown)
+		if err.Class != Transient || !retryable || attempt >= c.opts.MaxAttempts || ctx.Err() != nil {
+			if err.Throttled {
+				// At least the limiter's pause: the caller comes back
+				// when the account has room.
+				err.RetryAfter = max(err.RetryAfter, cutPause)
+			}
 			return err
 		}
 		delay := c.backoff(attempt)
+		if err.Throttled {
+			delay = 0 // the limiter spaces the next attempt
+		}
 		if err.RetryAfter > delay {
 			delay = err.RetryAfter
 		}
@@ -223,34 +253,27 @@ func (c *Client) report(api API, action, outcome string, attempt int, start time
 	}
 }
 
-// attempt makes one request (after the throttle pause and rate limit).
+// attempt makes one request, when the account's limiter allows.
 func (c *Client) attempt(ctx context.Context, api API, action string, params map[string]string, n int) ([]byte, *Error) {
 	start := time.Now()
 	ep, ok := c.endpoints[api.Product]
 	if !ok {
 		return nil, &Error{Product: api.Product, Action: action, Code: "UnknownProduct", Message: "no endpoint for product " + api.Product, Class: Issuer, Reason: ReasonMisconfigured}
 	}
-	if wait := c.paused(); wait > 0 {
-		if wait > c.opts.MaxWait {
-			c.report(api, action, OutcomeThrottled, n, start)
-			return nil, &Error{
-				Product: api.Product, Action: action, Code: "Throttling.Client",
-				Message: fmt.Sprintf("calls paused for %s after throttling", wait.Round(time.Second)),
-				Class:   Transient, Reason: ReasonThrottled, Throttled: true, RetryAfter: wait,
-			}
-		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, canceled(api, action, err)
-		}
+	lim := c.limiters[api.Product]
+	tk, wait, werr := lim.wait(ctx, action, c.opts.MaxWait)
+	if werr != nil {
+		return nil, canceled(api, action, werr)
 	}
-	if err := c.limiter.Wait(ctx); err != nil {
-		// Waiting would outlast the caller's deadline.
+	if wait > 0 {
+		// The next slot is further away than a call may wait in place (or
+		// past the caller's deadline): nothing was sent.
 		c.report(api, action, OutcomeThrottled, n, start)
 		return nil, &Error{
-			Product: api.Product, Action: action, Code: "Throttling.Client",
-			Message: "client-side rate limit: " + err.Error(),
+			Product: api.Product, Action: action, Code: codeClientThrottled,
+			Message: fmt.Sprintf("client-side rate limit: the next call to %s may start in %s", action, wait.Round(100*time.Millisecond)),
 			Class:   Transient, Reason: ReasonThrottled, Throttled: true,
-			RetryAfter: time.Second,
+			RetryAfter: max(wait, time.Second),
 		}
 	}
 
@@ -284,22 +307,23 @@ func (c *Client) attempt(ctx context.Context, api API, action string, params map
 		e := fromSDK(api.Product, action, err, ctx)
 		e.explainLegacy(api)
 		if e.Throttled {
-			if p := c.noteThrottled(); p > e.RetryAfter {
-				e.RetryAfter = p
-			}
+			lim.answered(tk, true)
 			c.report(api, action, OutcomeThrottled, n, start)
 		} else {
 			if e.HTTPStatus != 0 {
-				c.noteAnswered()
+				lim.answered(tk, false)
 			}
 			c.report(api, action, e.Code, n, start)
 		}
 		return nil, e
 	}
-	c.noteAnswered()
+	lim.answered(tk, false)
 	c.report(api, action, OutcomeOK, n, start)
 	return resp.GetHttpContentBytes(), nil
 }
+
+// codeClientThrottled is the code of a call the limiter did not send.
+const codeClientThrottled = "Throttling.Client"
 
 func canceled(api API, action string, err error) *Error {
 	return &Error{Product: api.Product, Action: action, Code: "Canceled", Message: err.Error(), Class: Transient, Reason: ReasonTimeout, Err: err}

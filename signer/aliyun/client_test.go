@@ -200,60 +200,64 @@ func TestReadsGiveUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-func TestThrottlingPausesAllCalls(t *testing.T) {
-	f := newFake(t, func(string, url.Values) (int, string) {
-		return 400, errBody("Throttling.User", "Request was denied due to user flow control.")
+func TestThrottledCallsAreSentAgainAndSlowTheAccount(t *testing.T) {
+	throttledOnce := map[string]bool{}
+	var mu sync.Mutex
+	f := newFake(t, func(action string, _ url.Values) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !throttledOnce[action] {
+			throttledOnce[action] = true
+			return 400, errBody("Throttling.User", "Request was denied due to user flow control.")
+		}
+		if action == "CreateCertificateWithCsrRequest" {
+			return 200, `{"RequestId":"r","OrderId":7}`
+		}
+		return 200, `{"RequestId":"r","Type":"process"}`
 	})
 	var outcomes []string
 	c := testClient(t, f.URL, func(o *Options) {
-		o.MaxWait = time.Millisecond // never sleep in place
-		o.OnCall = func(ci CallInfo) { outcomes = append(outcomes, ci.Outcome) }
+		o.RateLimit, o.Burst = 10, 10
+		o.OnCall = func(ci CallInfo) { outcomes = append(outcomes, ci.Action+"/"+ci.Outcome) }
 	})
-	_, err := c.DescribeCertificateState(context.Background(), 1)
-	e, ok := AsError(err)
-	if !ok || !e.Throttled || e.Class != Transient || e.RetryAfter < time.Second {
-		t.Fatalf("got %v (%+v)", err, e)
-	}
-	// While paused, a create is not even sent.
-	_, err = c.CreateCertificateWithCsrRequest(context.Background(), CSROrder{CSR: "x"})
-	e, ok = AsError(err)
-	if !ok || !e.Throttled || e.OutcomeUnknown || e.RetryAfter <= 0 {
-		t.Fatalf("got %v (%+v)", err, e)
-	}
-	if n := f.count("CreateCertificateWithCsrRequest"); n != 0 {
-		t.Fatalf("create sent %d times while paused", n)
-	}
-	if f.count("DescribeCertificateState") != 1 {
-		t.Fatalf("describe sent %d times", f.count("DescribeCertificateState"))
-	}
-	if got := strings.Join(outcomes, ","); got != "throttled,throttled" {
-		t.Fatalf("outcomes %s", got)
-	}
-}
-
-func TestThrottledReadRetriesAfterPause(t *testing.T) {
-	n := 0
-	f := newFake(t, func(string, url.Values) (int, string) {
-		n++
-		if n == 1 {
-			return 400, errBody("Throttling", "slow down")
-		}
-		return 200, `{"Type":"process"}`
-	})
-	c := testClient(t, f.URL, nil)
-	var slept []time.Duration
-	c.sleep = func(ctx context.Context, d time.Duration) error {
-		slept = append(slept, d)
-		c.mu.Lock()
-		c.pauseUntil = time.Time{} // the pause is over
-		c.mu.Unlock()
-		return nil
-	}
+	c.fakeLimiterClock()
 	if _, err := c.DescribeCertificateState(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	if len(slept) == 0 || slept[0] < time.Second {
-		t.Fatalf("slept %v, want a throttle pause of at least 1s", slept)
+	// Flow control refuses a call before it runs: a throttled create is
+	// sent again, and orders once.
+	id, err := c.CreateCertificateWithCsrRequest(context.Background(), CSROrder{CSR: "x"})
+	if err != nil || id != 7 {
+		t.Fatalf("create: %d, %v", id, err)
+	}
+	if n := f.count("CreateCertificateWithCsrRequest"); n != 2 {
+		t.Fatalf("create sent %d times, want 2 (throttled, then ordered)", n)
+	}
+	want := "DescribeCertificateState/throttled,DescribeCertificateState/ok,CreateCertificateWithCsrRequest/throttled,CreateCertificateWithCsrRequest/ok"
+	if got := strings.Join(outcomes, ","); got != want {
+		t.Fatalf("outcomes %s, want %s", got, want)
+	}
+	if r := c.limiters[CAS.Product].rates()[""]; r >= 10 {
+		t.Fatalf("the account's rate is %v after throttled answers, want below the configured 10", r)
+	}
+}
+
+func TestQueueLongerThanMaxWaitIsNotSent(t *testing.T) {
+	f := newFake(t, func(string, url.Values) (int, string) { return 200, `{"RequestId":"r","Type":"process"}` })
+	c := testClient(t, f.URL, func(o *Options) {
+		o.RateLimit, o.Burst = 1, 1
+		o.MaxWait = 100 * time.Millisecond
+	})
+	if _, err := c.DescribeCertificateState(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateCertificateWithCsrRequest(context.Background(), CSROrder{CSR: "x"})
+	e, ok := AsError(err)
+	if !ok || !e.Throttled || e.OutcomeUnknown || e.Code != codeClientThrottled || e.RetryAfter < 500*time.Millisecond {
+		t.Fatalf("got %v (%+v), want a client-side throttle with the wait as RetryAfter", err, e)
+	}
+	if n := f.count("CreateCertificateWithCsrRequest"); n != 0 {
+		t.Fatalf("create sent %d times beyond the rate limit", n)
 	}
 }
 

@@ -58,10 +58,21 @@ type Options struct {
 	RegionID string
 	// Timeout bounds one attempt of one call.
 	Timeout time.Duration
-	// RateLimit (calls per second) and Burst bound all calls of this client,
-	// retries included.
+	// RateLimit (calls per second) bounds the calls of one account to one
+	// endpoint, retries included: the limiter paces them evenly at the
+	// rate it learned from throttled answers, at most this. Burst is the
+	// most calls in any one second (an upper bound too).
 	RateLimit float64
 	Burst     int
+	// ActionRateLimits add to and override the documented per-action
+	// limits (ActionRateLimits; calls per second, 0 removes one).
+	ActionRateLimits map[string]float64
+	// Limits, when set, shares the limiters between the clients of the
+	// same account and endpoint (one per process); nil gives this client
+	// limiters of its own.
+	Limits *Limits
+	// OnRate, when set, is called when a limiter's rate changes.
+	OnRate func(RateInfo)
 	// MaxAttempts bounds the attempts of an idempotent (read) call. Actions
 	// that change something are attempted once.
 	MaxAttempts int
