@@ -16,7 +16,7 @@ import (
 // otherKeyID is a second AccessKey of the simulator's account: a signer using it stands for
 // another process (another cluster) on the same account, which shares nothing with this one.
 const (
-	otherKeyID  = "LTAI5tSimulatorKey02"
+	otherKeyID  = "test-simulator-key-2"
 	otherSecret = "simulator-secret-other-0123456"
 )
 

@@ -425,11 +425,11 @@ func TestSharedLimits(t *testing.T) {
 		}
 		return c
 	}
-	a, b := mk("LTAI5tSharedKey0001", "secret-one"), mk("LTAI5tSharedKey0001", "secret-one")
+	a, b := mk("test-shared-key-id", "secret-one"), mk("test-shared-key-id", "secret-one")
 	if a.limiters[CAS.Product] != b.limiters[CAS.Product] {
 		t.Error("two clients of one account and endpoint have limiters of their own")
 	}
-	if c := mk("LTAI5tSharedKey0001", "not-the-secret"); c.limiters[CAS.Product] == a.limiters[CAS.Product] {
+	if c := mk("test-shared-key-id", "not-the-secret"); c.limiters[CAS.Product] == a.limiters[CAS.Product] {
 		t.Error("a client with the AccessKey ID but another secret shares the account's limiter")
 	}
 	if a.limiters[CAS.Product] == a.limiters[Alidns.Product] {

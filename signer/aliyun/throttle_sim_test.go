@@ -34,7 +34,7 @@ func (s *simCalls) logf(format string, args ...any) {
 // it uses most of the rate with few throttled answers.
 func TestLearnsTheSimulatorsRate(t *testing.T) {
 	const real = 5.0
-	const keyID, secret = "LTAI5tThrottleTest01", "throttle-secret-0123456789"
+	const keyID, secret = "test-throttle-key-id", "throttle-secret-0123456789"
 	calls := &simCalls{}
 	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: secret}, ThrottleQPS: real, Logf: calls.logf})
 	if err != nil {
