@@ -58,9 +58,9 @@ const (
 	actionCancel = "Cancel"
 )
 
-// CertificateRequestReconciler signs approved CertificateRequests whose
-// issuerRef names an AliyunCASIssuer or AliyunCASClusterIssuer.
-type CertificateRequestReconciler struct {
+// requestDeps is what both request controllers (CertificateRequests and
+// Kubernetes CertificateSigningRequests) sign with.
+type requestDeps struct {
 	Client    client.Client
 	APIReader client.Reader
 	Recorder  events.EventRecorder
@@ -69,10 +69,16 @@ type CertificateRequestReconciler struct {
 	key     stateKey
 	signers *signerSource
 	opts    Options
-	// desk serialises order handovers (handover.go).
-	desk *handoverDesk
 	// backoff spaces retries after transient errors, per request.
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
+}
+
+// CertificateRequestReconciler signs approved CertificateRequests whose
+// issuerRef names an AliyunCASIssuer or AliyunCASClusterIssuer.
+type CertificateRequestReconciler struct {
+	requestDeps
+	// desk serialises order handovers (handover.go).
+	desk *handoverDesk
 }
 
 // SetupWithManager watches CertificateRequests for this issuer, and issuers

@@ -9,7 +9,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -30,15 +29,7 @@ import (
 // order state lives in the CSR's annotations (patch on the CSR, which is
 // why the controller may patch CSRs).
 type CertificateSigningRequestReconciler struct {
-	Client    client.Client
-	APIReader client.Reader
-	Recorder  events.EventRecorder
-
-	// key authenticates the order state (statetrust.go).
-	key     stateKey
-	signers *signerSource
-	opts    Options
-	backoff workqueue.TypedRateLimiter[types.NamespacedName]
+	requestDeps
 	// said keeps what each CSR last told people (CSRs have no condition
 	// for "pending"): an Event per change, not per poll.
 	said sync.Map // name → saidNote

@@ -183,21 +183,14 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := setupSync(mgr, opts, signers); err != nil {
 		return err
 	}
-	cr := &CertificateRequestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  recorder,
-		key:       key,
-		signers:   signers,
-		opts:      opts,
-		desk:      desk,
-	}
+	deps := requestDeps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, key: key, signers: signers, opts: opts}
+	cr := &CertificateRequestReconciler{requestDeps: deps, desk: desk}
 	if err := cr.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if opts.NoCertificateSigningRequests {
 		return nil
 	}
-	csr := &CertificateSigningRequestReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, key: key, signers: signers, opts: opts}
+	csr := &CertificateSigningRequestReconciler{requestDeps: deps}
 	return csr.SetupWithManager(mgr)
 }
