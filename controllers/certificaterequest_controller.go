@@ -16,7 +16,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
@@ -96,7 +95,7 @@ func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 func watchIssuers(b *builder.Builder, h handler.EventHandler, opts Options) *builder.Builder {
 	return b.Watches(&v1alpha1.AliyunCASIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
 		Watches(&v1alpha1.AliyunCASClusterIssuer{}, h, builder.WithPredicates(issuerReadyPredicate())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles})
+		WithOptions(controllerOptions(opts.MaxConcurrentReconciles))
 }
 
 // Reconcile moves one CertificateRequest one step on.

@@ -39,6 +39,7 @@ func (r *handoverReconciler) setupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("aliyuncas-handovers-"+strings.ToLower(r.kind)).
 		For(v1alpha1.NewIssuer(r.kind), builder.WithPredicates(hasHandovers)).
+		WithOptions(controllerOptions(1)).
 		Complete(r)
 }
 

@@ -14,7 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
@@ -62,7 +61,7 @@ func (r *IssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named(name).
 		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&corev1.Secret{}, r.secretHandler()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
+		WithOptions(controllerOptions(r.opts.MaxConcurrentReconciles)).
 		Complete(r)
 }
 

@@ -19,6 +19,8 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +85,20 @@ func (l *logCapture) write(prefix, args string) {
 	if os.Getenv("TEST_LOGS") != "" {
 		fmt.Fprintln(os.Stderr, line)
 	}
+}
+
+// last is the last n lines that mention name.
+func (l *logCapture) last(name string, n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for i := len(l.lines) - 1; i >= 0 && len(out) < n; i-- {
+		if strings.Contains(l.lines[i], name) {
+			out = append(out, l.lines[i])
+		}
+	}
+	slices.Reverse(out)
+	return strings.Join(out, "\n")
 }
 
 func (l *logCapture) all() string {
@@ -165,12 +181,33 @@ func (m *manager) stop(t *testing.T) {
 		select {
 		case err := <-m.done:
 			if err != nil {
-				t.Errorf("manager: %v", err)
+				t.Errorf("manager: %v\n%s\nits last log lines:\n%s", err, ownGoroutines(), logs.last(t.Name(), 60))
 			}
 		case <-time.After(60 * time.Second):
-			t.Errorf("manager did not stop")
+			t.Errorf("manager did not stop\n%s", ownGoroutines())
 		}
 	})
+}
+
+// ownGoroutines is the stacks of the goroutines running this module's
+// code outside the tests: what kept a manager from stopping.
+func ownGoroutines() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if (strings.Contains(g, "aliyun-cas-issuer/") || strings.Contains(g, "controller-runtime") || strings.Contains(g, "alibabacloud")) && !strings.Contains(g, "controllers_test.") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // ---- simulator ----

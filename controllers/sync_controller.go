@@ -16,7 +16,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -74,7 +73,7 @@ func (r *SyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("aliyuncascertificatesync").
 		For(&v1alpha1.AliyunCASCertificateSync{}, builder.WithPredicates(syncPredicate())).
 		WatchesMetadata(&corev1.Secret{}, r.secretHandler()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
+		WithOptions(controllerOptions(r.opts.MaxConcurrentReconciles)).
 		Complete(r)
 }
 
