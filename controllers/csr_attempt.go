@@ -135,6 +135,9 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	}
 	if v.certificate != nil || v.failed {
 		if err := r.Client.Status().Patch(ctx, csr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if serr := a.store.saveLearned(ctx); serr != nil {
+				ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", serr.Error())
+			}
 			return requeueOnWriteRace(err)
 		}
 	}

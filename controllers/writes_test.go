@@ -80,19 +80,32 @@ func describeWrites(w map[string]int) string {
 //   - the finalizer's removal, with the annotations brought up to the
 //     final state (metadata).
 //
-// Issued at the first look, the second is not made: three writes.
+// Issued at the first look, the second is not made: three writes. The
+// Instance flow (orderAPI Instance) saves the V2.0 submission with a patch
+// of its own, as the step after it (Submitting) is not written and the
+// submission must be recorded before the next look: four and five.
 func TestWritesPerIssuance(t *testing.T) {
 	testKeys(t)
 	for _, tc := range []struct {
-		name  string
-		delay time.Duration
-		want  int
+		name     string
+		delay    time.Duration
+		want     int
+		instance bool
 	}{
-		{"issued at the first look", 0, 4},
-		{"validated seconds later", 3 * time.Second, 4},
+		{"issued at the first look", 0, 4, false},
+		{"validated seconds later", 3 * time.Second, 4, false},
+		// The V2.0 submission's step is not written (it lasts seconds):
+		// the submission is saved on its own.
+		{"instance issued at the first look", 0, 4, true},
+		{"instance validated seconds later", 3 * time.Second, 5, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sim, url := startSim(t, aliyunsim.Config{Packages: map[string]aliyunsim.Package{"digicert-free-1-free": {Quota: 5}}})
+			simCfg := aliyunsim.Config{Packages: map[string]aliyunsim.Package{"digicert-free-1-free": {Quota: 5}}}
+			spec := func(url string) v1alpha1.IssuerSpec { return issuerSpec(url, "digicert-free-1-free") }
+			if tc.instance {
+				simCfg, spec = instanceSimConfig(1), instanceIssuerSpec
+			}
+			sim, url := startSim(t, simCfg)
 			sim.SetDelays(tc.delay, 0)
 			counter := &writeCounter{writes: map[string]int{}}
 			cfg := rest.CopyConfig(env.Config)
@@ -103,7 +116,7 @@ func TestWritesPerIssuance(t *testing.T) {
 			ensureNamespace(t, clusterNS)
 			createSecret(t, clusterNS, secretName, credentials(testKeyID, testKeySecret))
 			// A cluster issuer: its own writes and Events are outside ns.
-			ref := createClusterIssuer(t, ns, issuerSpec(url, "digicert-free-1-free"))
+			ref := createClusterIssuer(t, ns, spec(url))
 			waitIssuer(t, "", ref, metav1.ConditionTrue, v1alpha1.ReasonChecked)
 
 			key := createCR(t, ns, "www", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "www.example.com", dns: []string{"www.example.com"}}))
@@ -119,7 +132,10 @@ func TestWritesPerIssuance(t *testing.T) {
 			})
 			w, n := counter.in(ns)
 			t.Logf("%d writes: %s", n, describeWrites(w))
-			if orders := orderCount(sim); orders != 1 {
+			if _, applications := simApplications(sim); tc.instance && applications != 1 {
+				t.Errorf("%d applications, want 1", applications)
+			}
+			if orders := orderCount(sim); !tc.instance && orders != 1 {
 				t.Errorf("%d orders placed, want 1", orders)
 			}
 		})

@@ -298,8 +298,8 @@ func (a *application) submitted(ctx context.Context, d *aliyun.Instance) (Outcom
 }
 
 // markSubmitted records that the application was submitted (at the Creating mark). It rides
-// on the controller's next write: until then a restart finds the application on the instance
-// (resume), which answers a second ApplyCertificate with a refusal.
+// on the controller's next write (a patch of its own when the step after it is not written):
+// a crash before it resumes from the instance, as a crash right after ApplyCertificate did.
 func (a *application) markSubmitted() {
 	at := a.s.now().UTC()
 	if a.st.Creating != nil {
