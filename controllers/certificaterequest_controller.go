@@ -187,8 +187,11 @@ func signRequest(cr *cmapi.CertificateRequest, state signer.OrderState) signer.R
 type attempt struct {
 	r  *CertificateRequestReconciler
 	cr *cmapi.CertificateRequest
-	// state is the order state the controller trusts (settleState).
+	// state is the order state the controller trusts (settleState), then
+	// the state the signer left (saved or learned).
 	state signer.OrderState
+	// store is the request's state store once the signer was called.
+	store *requestStore
 	// nextKey is the request's next-private-key Secret, once verified as
 	// the one of the Certificate owning the request (DV flow).
 	nextKey *corev1.Secret
@@ -266,8 +269,10 @@ func (a *attempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID, "instanceID", sreq.State.InstanceID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &requestStore{client: r.Client, reader: r.APIReader, key: r.key, obj: a.cr, origin: a.origin})
+	a.store = &requestStore{client: r.Client, reader: r.APIReader, key: r.key, obj: a.cr, origin: a.origin, current: a.state}
+	out, err := a.entry.signer.Sign(sctx, sreq, a.store)
 	cancel()
+	a.state = a.store.current
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		var raced bool
 		if raced, err = a.writeAdoptedKey(ctx, out); raced {
@@ -284,7 +289,7 @@ func (a *attempt) decideAndApply(ctx context.Context, out signer.Outcome, err er
 	}
 	in := a.signResult(out, err, a.retryDelay)
 	in.nextKeySecret = a.cr.GetAnnotations()[cmapi.CertificateRequestPrivateKeyAnnotationKey]
-	in.sinceOrdered = sinceOrdered(loadState(a.cr), time.Now())
+	in.sinceOrdered = sinceOrdered(a.state, time.Now())
 	if c := requestCondition(a.cr, cmapi.CertificateRequestConditionReady); c != nil {
 		in.lastMessage = c.Message
 	}
@@ -321,16 +326,15 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 		countPending(cr, a.iss)
 	}
 	// The status write carries the trusted state too (never a write of
-	// its own): the annotations in memory are the ones this attempt trusts
-	// or wrote.
-	mirrored := loadState(cr)
-	if v.unsaved != nil {
-		mirrored = *v.unsaved
-	}
+	// its own), and is made for state the signer learned if for nothing
+	// else: that state is written nowhere yet.
+	mirrored, learned := a.state, a.learned()
 	now := metav1.Now()
 	write := func(cr *cmapi.CertificateRequest) bool {
 		changed := setReady(cr, v.status, v.reason, v.message, now)
-		r.key.mirror(cr, mirrored)
+		if r.key.mirror(cr, mirrored) && learned {
+			changed = true
+		}
 		if v.certificate != nil {
 			cr.Status.Certificate = v.certificate
 			if len(v.ca) > 0 {
@@ -347,10 +351,21 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	base := cr.DeepCopy()
 	if !v.quiet && write(cr) {
 		if err := a.patchStatusOnce(ctx, base, write); err != nil {
+			if serr := a.store.saveLearned(ctx); serr != nil {
+				ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", serr.Error())
+			}
 			return requeueOnWriteRace(err)
+		}
+		if a.store != nil {
+			a.store.learned = false
 		}
 		if v.event != nil && !v.event.conditionSays {
 			r.event(cr, a.iss, v.event.typ, v.event.reason, v.event.action, v.event.text)
+		}
+	} else if a.learned() && v.then != thenFinish {
+		// No status write to carry it (a pending step left unwritten).
+		if err := a.store.saveLearned(ctx); err != nil {
+			return requeueOnWriteRace(err)
 		}
 	}
 	for _, w := range v.warnings {
@@ -359,13 +374,16 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}
-	return follow(ctx, a, cr, a.iss, v, r.opts.HealthCheckInterval)
+	return follow(ctx, a, cr, a.iss, v, a.state, r.opts.HealthCheckInterval)
 }
+
+// learned reports whether the signer left state written nowhere yet.
+func (a *attempt) learned() bool { return a.store != nil && a.store.learned }
 
 func (a *attempt) issuedNow() { observeIssued(a.cr, a.iss, time.Now()) }
 
-func (a *attempt) finish(ctx context.Context, unsaved *signer.OrderState) error {
-	return finishRequest(ctx, a.r.Client, a.r.key, a.cr, unsaved)
+func (a *attempt) finish(ctx context.Context) error {
+	return finishRequest(ctx, a.r.Client, a.r.key, a.cr, a.state)
 }
 
 // patchStatusOnce writes the status of a.cr (changed from base by write).

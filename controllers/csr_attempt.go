@@ -28,8 +28,11 @@ type csrAttempt struct {
 	r   *CertificateSigningRequestReconciler
 	csr *certificatesv1.CertificateSigningRequest
 	ref signerRef
-	// state is the order state the controller trusts (settleState).
+	// state is the order state the controller trusts (settleState), then
+	// the state the signer left (saved or learned).
 	state signer.OrderState
+	// store is the CSR's state store once the signer was called.
+	store *csrStore
 	resolved
 }
 
@@ -82,8 +85,10 @@ func (a *csrAttempt) sign(ctx context.Context) (ctrl.Result, error) {
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("signing", "orderID", sreq.State.OrderID)
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SignTimeout)
-	out, err := a.entry.signer.Sign(sctx, sreq, &csrStore{client: r.Client, reader: r.APIReader, key: r.key, obj: csr, origin: a.origin})
+	a.store = &csrStore{client: r.Client, reader: r.APIReader, key: r.key, obj: csr, origin: a.origin, current: a.state}
+	out, err := a.entry.signer.Sign(sctx, sreq, a.store)
 	cancel()
+	a.state = a.store.current
 	if err == nil && out.Kind == signer.OutcomeAdoptKey {
 		// Nothing adopts a key for a CSR; the DV flow refuses before
 		// ordering when no next private key Secret is named.
@@ -98,7 +103,7 @@ func (a *csrAttempt) decideAndApply(ctx context.Context, out signer.Outcome, err
 	}
 	in := a.signResult(out, err, a.retryDelay)
 	in.lastMessage = a.r.lastSaid(a.csr)
-	in.sinceOrdered = sinceOrdered(loadState(a.csr), time.Now())
+	in.sinceOrdered = sinceOrdered(a.state, time.Now())
 	return a.apply(ctx, a.noteDrift(decide(in)))
 }
 
@@ -109,6 +114,14 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	a.markIssuer(ctx, r.Client, r.Recorder, v)
 	if v.pendingMetric {
 		countPending(csr, a.iss)
+	}
+	if v.then != thenFinish {
+		// A CSR's status has no mirror of the order state: what the
+		// signer learned is written here, unless the finalizer's removal
+		// carries it.
+		if err := a.store.saveLearned(ctx); err != nil {
+			return requeueOnWriteRace(err)
+		}
 	}
 	base := csr.DeepCopy()
 	switch {
@@ -122,6 +135,9 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	}
 	if v.certificate != nil || v.failed {
 		if err := r.Client.Status().Patch(ctx, csr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if serr := a.store.saveLearned(ctx); serr != nil {
+				ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", serr.Error())
+			}
 			return requeueOnWriteRace(err)
 		}
 	}
@@ -131,7 +147,7 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	if v.forget {
 		r.backoff.Forget(a.key())
 	}
-	return follow(ctx, a, csr, a.iss, v, r.retryAfterIssuer())
+	return follow(ctx, a, csr, a.iss, v, a.state, r.retryAfterIssuer())
 }
 
 func (a *csrAttempt) issuedNow() {
@@ -142,8 +158,8 @@ func (a *csrAttempt) issuedNow() {
 	observeIssuedAt(a.csr, a.iss, approved, time.Now())
 }
 
-func (a *csrAttempt) finish(ctx context.Context, unsaved *signer.OrderState) error {
-	return finishRequest(ctx, a.r.Client, a.r.key, a.csr, unsaved)
+func (a *csrAttempt) finish(ctx context.Context) error {
+	return finishRequest(ctx, a.r.Client, a.r.key, a.csr, a.state)
 }
 
 // release gives back what a finished or deleted CSR holds remotely, then
@@ -190,7 +206,7 @@ func (a *csrAttempt) emit(iss v1alpha1.GenericIssuer, typ, reason, action, text 
 
 func (a *csrAttempt) unfinalize(ctx context.Context) (ctrl.Result, error) {
 	a.r.forget(a.csr.Name)
-	if err := removeFinalizer(ctx, a.r.Client, a.csr); err != nil {
+	if err := finishRequest(ctx, a.r.Client, a.r.key, a.csr, a.state); err != nil {
 		return requeueOnWriteRace(err)
 	}
 	return ctrl.Result{}, nil

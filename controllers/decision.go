@@ -64,8 +64,8 @@ type followUp int
 const (
 	// The zero followUp: nothing; look again after verdict.requeue.
 	_ followUp = iota
-	// thenFinish: issued; drop the finalizer (recording unsaved state), or
-	// release validation records left over.
+	// thenFinish: issued; drop the finalizer (recording the state the
+	// request ended in), or release validation records left over.
 	thenFinish
 	// thenRelease: failed for good; give back what the request holds.
 	thenRelease
@@ -97,8 +97,6 @@ type verdict struct {
 	// issuerReason and issuerMessage are the issuer's condition
 	// (thenMarkIssuer).
 	issuerReason, issuerMessage string
-	// unsaved is order state to record with the last write (thenFinish).
-	unsaved *signer.OrderState
 	// pendingMetric: the request counts as pending (a gauge).
 	pendingMetric bool
 	// forget: the request's retry backoff starts over.
@@ -113,12 +111,14 @@ type verdict struct {
 type note struct {
 	typ, reason, action, text string
 	// conditionSays: a CertificateRequest's Ready condition says the
-	// same, so only a CertificateSigningRequest (which has no condition
-	// for a pending order) gets the Event. An Event per pending step
-	// would be one more API-server write per certificate for what
-	// `kubectl describe` already shows; Events stay for what an admin
-	// must not miss: the issuance, failures, every kind of trouble, and
-	// changes the issuer made outside the cluster (a DNS record).
+	// same, so only a CertificateSigningRequest (which has no Ready
+	// condition) gets the Event. An Event per pending step or per
+	// issuance would be one more API-server write per certificate for
+	// what `kubectl describe` already shows (the issuance is also on the
+	// Certificate, where cert-manager records its own Events, and in the
+	// metrics); Events stay for what an admin must not miss: failures,
+	// every kind of trouble, and changes the issuer made outside the
+	// cluster (a DNS record).
 	conditionSays bool
 }
 
@@ -160,19 +160,19 @@ func decideOutcome(in signResult) verdict {
 	switch in.outcome.Kind {
 	case signer.OutcomeIssued:
 		cert := in.outcome.Certificate
-		// Said once: the condition and the Event carry the same sentence.
+		// Said once, with the notes: a CertificateRequest's Ready
+		// condition says it (no Issued Event: one write less per
+		// certificate), a CertificateSigningRequest's Event does.
 		msg := scrub(cert.Summary(), in.secrets)
-		text := msg
 		if len(in.outcome.Notes) > 0 {
-			text += "; " + scrub(strings.Join(in.outcome.Notes, "; "), in.secrets)
+			msg += "; " + scrub(strings.Join(in.outcome.Notes, "; "), in.secrets)
 		}
 		return verdict{
 			status: cmmeta.ConditionTrue, reason: cmapi.CertificateRequestReasonIssued, message: msg,
 			certificate: cert.Chain, ca: cert.CA,
-			event:   &note{typ: "Normal", reason: eventIssued, action: actionSign, text: text},
-			then:    thenFinish,
-			unsaved: in.outcome.State,
-			forget:  true,
+			event:  &note{typ: "Normal", reason: eventIssued, action: actionSign, text: msg, conditionSays: true},
+			then:   thenFinish,
+			forget: true,
 		}
 	case signer.OutcomePending:
 		p := in.outcome.Pending

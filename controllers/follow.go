@@ -16,28 +16,27 @@ import (
 type follower interface {
 	// issuedNow counts the request issued.
 	issuedNow()
-	// finish drops the finalizer of an issued request, recording unsaved
-	// state (may be nil) in the same write.
-	finish(ctx context.Context, unsaved *signer.OrderState) error
+	// finish drops the finalizer of an issued request, recording the
+	// state it ended in with the same write.
+	finish(ctx context.Context) error
 	release(ctx context.Context) (ctrl.Result, error)
 }
 
 // follow does what comes after a verdict's status write (req is the
-// request, iss its issuer): finish or release, else when to look again.
-// A request waiting for its issuer is woken by the issuer turning Ready;
-// issuerWait is a safety net.
-func follow(ctx context.Context, f follower, req client.Object, iss v1alpha1.GenericIssuer, v verdict, issuerWait time.Duration) (ctrl.Result, error) {
+// request, iss its issuer, st its order state now): finish or release,
+// else when to look again. A request waiting for its issuer is woken by
+// the issuer turning Ready; issuerWait is a safety net.
+func follow(ctx context.Context, f follower, req client.Object, iss v1alpha1.GenericIssuer, v verdict, st signer.OrderState, issuerWait time.Duration) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	switch v.then {
 	case thenFinish:
 		f.issuedNow()
-		st := loadState(req)
 		log.Info("certificate issued", "orderID", st.OrderID)
 		if len(st.ValidationRecords) > 0 {
 			// Records whose removal failed: the release retries it.
 			return f.release(ctx)
 		}
-		return ctrl.Result{}, f.finish(ctx, v.unsaved)
+		return ctrl.Result{}, f.finish(ctx)
 	case thenRelease:
 		observeFailed(req, iss, v.event.reason)
 		log.Info("request failed", "reason", v.event.reason, "message", v.event.text)

@@ -89,7 +89,7 @@ func (s *handoverSetup) pendingRequestFor(t *testing.T, ns, name string, key cry
 	k := createCR(t, ns, name, s.ref, makeCSR(t, csrSpec{key: key, cn: cn}), revisionOf(owner, "web", "1"))
 	approve(t, k)
 	cr := waitCR(t, k, cmapi.CertificateRequestReasonPending, "_dnsauth", 30*time.Second)
-	id := cr.Annotations[v1alpha1.AnnotationOrderID]
+	id := orderIDOf(cr)
 	if id == "" {
 		t.Fatalf("%s pending without an order id", name)
 	}
@@ -149,7 +149,7 @@ func TestHandoverToRecreatedRequest(t *testing.T) {
 	approve(t, key)
 	eventually(t, 30*time.Second, func() (bool, string) {
 		cr := getCR(t, key)
-		return cr.Annotations[v1alpha1.AnnotationOrderID] == orderID, "order " + cr.Annotations[v1alpha1.AnnotationOrderID]
+		return orderIDOf(cr) == orderID, "order " + orderIDOf(cr)
 	})
 	s.sim.SetValidation(aliyunsim.ValidationAuto)
 	issued := waitIssued(t, key)

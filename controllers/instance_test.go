@@ -133,6 +133,13 @@ func (s *refusingStore) Save(ctx context.Context, st signer.OrderState) error {
 	return s.StateStore.Save(ctx, st)
 }
 
+// Learn: a dead process writes nothing more, not even with its next write.
+func (s *refusingStore) Learn(st signer.OrderState) {
+	if !s.crashed.Load() {
+		s.StateStore.Learn(st)
+	}
+}
+
 func TestInstanceCrashAfterEachStep(t *testing.T) {
 	testKeys(t)
 	for _, step := range []string{"UpdateInstance", "ApplyCertificate", "GetUserCertificateDetail"} {

@@ -46,10 +46,7 @@ const (
 
 // indexInstance is the field index function of indexRequestInstance.
 func indexInstance(o client.Object) []string {
-	if id := o.GetAnnotations()[v1alpha1.AnnotationInstanceID]; id != "" {
-		return []string{id}
-	}
-	return nil
+	return indexIDs(o.GetAnnotations()[v1alpha1.AnnotationInstanceID], o, func(st signer.OrderState) string { return st.InstanceID })
 }
 
 // prepareDVRequest adds what only the Kubernetes side knows to a DV

@@ -43,7 +43,7 @@ func editedIssuer(t *testing.T, name string, opts controllers.Options, beforeEdi
 	key := createCR(t, ns, name, ref, makeCSR(t, csrSpec{key: keys.p256, cn: name + ".example.com"}), forCertificate(name))
 	approve(t, key)
 	pending := waitCR(t, key, cmapi.CertificateRequestReasonPending, "_dnsauth", 30*time.Second)
-	orderID := pending.Annotations[v1alpha1.AnnotationOrderID]
+	orderID := orderIDOf(pending)
 	if orderID == "" || orderCount(old) != 1 {
 		t.Fatalf("order %q, %d orders at the first endpoint", orderID, orderCount(old))
 	}
@@ -72,12 +72,12 @@ func editedIssuer(t *testing.T, name string, opts controllers.Options, beforeEdi
 
 func TestIssuerEditedFinishesOpenOrder(t *testing.T) {
 	old, now, ns, cr := editedIssuer(t, "finish", testOptions(), nil)
-	orderID := cr.Annotations[v1alpha1.AnnotationOrderID]
+	orderID := orderIDOf(cr)
 
 	old.SetValidation(aliyunsim.ValidationAuto)
 	issued := waitIssued(t, keyOf(ns, cr.Name))
 	verifyIssued(t, old, issued, keys.p256, []string{"finish.example.com"})
-	if got := issued.Annotations[v1alpha1.AnnotationOrderID]; got != orderID {
+	if got := orderIDOf(issued); got != orderID {
 		t.Errorf("issued from order %q, the open one was %q", got, orderID)
 	}
 	if n := orderCount(old); n != 1 {
@@ -124,7 +124,7 @@ func TestIssuerEditedWaitsWhenOldOrderCannotBeFollowed(t *testing.T) {
 	// The issuer's first signer (orderAPI CSR) is built; after the order,
 	// no CSR signer can be built any more.
 	old, now, ns, cr := editedIssuer(t, "wait", opts, func() { refuseCSR.Store(true) })
-	orderID := cr.Annotations[v1alpha1.AnnotationOrderID]
+	orderID := orderIDOf(cr)
 	if msg := readyCond(cr).Message; !strings.Contains(msg, "no signer can be built") {
 		t.Errorf("the condition does not say why the request waits: %q", msg)
 	}
@@ -135,7 +135,7 @@ func TestIssuerEditedWaitsWhenOldOrderCannotBeFollowed(t *testing.T) {
 	refuseCSR.Store(false)
 	old.SetValidation(aliyunsim.ValidationAuto)
 	issued := waitIssued(t, keyOf(ns, cr.Name))
-	if got := issued.Annotations[v1alpha1.AnnotationOrderID]; got != orderID || orderCount(old) != 1 {
+	if got := orderIDOf(issued); got != orderID || orderCount(old) != 1 {
 		t.Errorf("issued from order %q (%d orders), the open one was %q", got, orderCount(old), orderID)
 	}
 }

@@ -117,7 +117,8 @@ func (a *attempt) releaseStart() time.Time { return releaseStart(a.cr) }
 
 func (a *attempt) unfinalize(ctx context.Context) (ctrl.Result, error) {
 	a.r.backoff.Forget(a.key())
-	if err := removeFinalizer(ctx, a.r.Client, a.cr); err != nil {
+	// The annotations catch up with the state in the same patch.
+	if err := finishRequest(ctx, a.r.Client, a.r.key, a.cr, a.state); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}

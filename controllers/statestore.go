@@ -129,7 +129,9 @@ type requestStore = objectStore[cmapi.CertificateRequest, *cmapi.CertificateRequ
 // objectStore is the signer.StateStore of one request: Save merge-patches
 // the annotations (and, while a remote order may exist, the cancel-order
 // finalizer) and keeps the in-memory request current, so that later status
-// patches build on what the API server holds.
+// patches build on what the API server holds. Learn keeps the state for
+// the attempt's next write of the request (its status, with the mirror, or
+// the finalizer's removal), which the attempt makes anyway.
 type objectStore[T any, P requestObject[T]] struct {
 	client client.Client
 	reader client.Reader // uncached, for re-reads after a conflict
@@ -138,6 +140,11 @@ type objectStore[T any, P requestObject[T]] struct {
 	// origin is what an order of this request is placed with, recorded
 	// with every state that holds something remote.
 	origin orderOrigin
+	// current is the request's order state as this attempt knows it: the
+	// trusted state it started from, then what the signer saved or
+	// learned. learned says current is not written anywhere yet.
+	current signer.OrderState
+	learned bool
 }
 
 var _ signer.StateStore = (*requestStore)(nil)
@@ -159,7 +166,23 @@ func (s *objectStore[T, P]) Save(ctx context.Context, st signer.OrderState) erro
 	if err != nil {
 		return fmt.Errorf("saving order state on the %s: %w", reflect.TypeFor[T]().Name(), err)
 	}
+	s.current, s.learned = s.origin.stamp(st), false
 	return nil
+}
+
+// Learn keeps st, learned from an answer, for the attempt's next write.
+func (s *objectStore[T, P]) Learn(st signer.OrderState) {
+	s.current, s.learned = s.origin.stamp(st), true
+}
+
+// saveLearned writes learned state that no other write of the attempt
+// carries (a pending step left unwritten, a request without a status
+// mirror, a status write that failed).
+func (s *objectStore[T, P]) saveLearned(ctx context.Context) error {
+	if s == nil || !s.learned {
+		return nil
+	}
+	return s.Save(ctx, s.current)
 }
 
 func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) error {
@@ -177,22 +200,20 @@ func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) erro
 	return nil
 }
 
-// removeFinalizer drops the cancel-order finalizer by patch.
-func removeFinalizer[T any, P requestObject[T]](ctx context.Context, c client.Client, obj P) error {
-	return finishRequest(ctx, c, nil, obj, nil)
-}
-
-// finishRequest removes the finalizer of an issued request and, in the same
-// patch, records order state the signer had not saved yet (st, may be nil).
-func finishRequest[T any, P requestObject[T]](ctx context.Context, c client.Client, key stateKey, obj P, st *signer.OrderState) error {
-	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerCancelOrder) && st == nil {
-		return nil
-	}
+// finishRequest removes the finalizer of a request that is done with its
+// order and, in the same patch, brings its annotations up to st, the state
+// it ended in (state learned and carried so far by the status mirror
+// alone, or not written at all). Nothing is written when neither changes.
+func finishRequest[T any, P requestObject[T]](ctx context.Context, c client.Client, key stateKey, obj P, st signer.OrderState) error {
 	before := obj.DeepCopyObject().(P)
-	if st != nil {
-		key.storeTrusted(obj, *st)
+	if _, trust := key.load(obj); trust != stateAbsent || !stateEmpty(st) {
+		// The same state stores as the same annotations, MAC included.
+		key.storeTrusted(obj, st)
 	}
 	controllerutil.RemoveFinalizer(obj, v1alpha1.FinalizerCancelOrder)
+	if reflect.DeepEqual(before.GetAnnotations(), obj.GetAnnotations()) && reflect.DeepEqual(before.GetFinalizers(), obj.GetFinalizers()) {
+		return nil
+	}
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		*obj = *before
 		return err

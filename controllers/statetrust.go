@@ -144,12 +144,18 @@ func (k stateKey) load(obj client.Object) (signer.OrderState, stateTrust) {
 }
 
 // trusted is the order state the controller may act on: the annotations'
-// when trusted, else the status mirror's (when valid), else none. repair
-// says the annotations must be rewritten; untrusted says they held state
-// the controller did not write.
+// when trusted (or the status mirror's when it follows them), else the
+// status mirror's (when valid), else none. repair says the annotations
+// must be rewritten; untrusted says they held state the controller did not
+// write.
 func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, repair, untrusted bool) {
 	st, trust := k.load(cr)
 	if trust == stateTrusted {
+		if m, ok := k.mirrored(cr); ok && follows(m, st) {
+			// Not a repair: the annotations catch up with the attempt's
+			// next patch of them, at the latest the finalizer's removal.
+			return m, false, false
+		}
 		return st, false, false
 	}
 	m, ok := k.mirrored(cr)
@@ -157,6 +163,48 @@ func (k stateKey) trusted(cr *cmapi.CertificateRequest) (st signer.OrderState, r
 		st = m
 	}
 	return st, trust == stateUntrusted || !stateEmpty(st), trust == stateUntrusted
+}
+
+// follows reports whether m, the state mirrored in the status, is the
+// successor of a, the annotations' state: the state the signer learned from
+// the answer to the create that a's creating mark announced
+// (signer.StateStore.Learn), which a status write carried and no patch of
+// the annotations yet. Both are MAC'd for this very request (UID, place),
+// so neither comes from another request or from the requester. An older
+// mirror never follows: m must record an order (or submission) dated by
+// a's very creating mark, which the signer saved before that create, so
+// m was written after it; and it must name the same instance, CSR and
+// origin. Anything the signer saves after the create carries the order
+// too, so annotations with a creating mark and no order id are never
+// ahead of a mirror that follows them.
+func follows(m, a signer.OrderState) bool {
+	if a.Creating == nil || m.Creating != nil || m.OrderedAt == nil {
+		return false
+	}
+	// The signer dates an order by the creating mark of its create.
+	if !m.OrderedAt.UTC().Truncate(time.Second).Equal(a.Creating.UTC().Truncate(time.Second)) {
+		return false
+	}
+	if m.OrderID == "" && m.InstanceID == "" {
+		return false
+	}
+	return (a.OrderID == "" || a.OrderID == m.OrderID) && a.InstanceID == m.InstanceID &&
+		a.CSRDigest == m.CSRDigest && a.OrderAPI == m.OrderAPI && a.Endpoint == m.Endpoint
+}
+
+// recorded is the order state o holds in a form the controller trusts:
+// its trusted annotations', or the status mirror's when that follows them.
+func (k stateKey) recorded(o client.Object) (signer.OrderState, bool) {
+	st, trust := k.load(o)
+	if trust != stateTrusted {
+		return signer.OrderState{}, false
+	}
+	if cr, ok := o.(*cmapi.CertificateRequest); ok {
+		if m, ok := k.mirrored(cr); ok && follows(m, st) {
+			return m, true
+		}
+	}
+	return st, true
 }
 
 // mirrorState is the JSON of the status condition: the state and its MAC.
@@ -177,12 +225,8 @@ func secondsOnly(st signer.OrderState) signer.OrderState {
 // mirrored is the state of the status condition, when its MAC is valid
 // for this request.
 func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, bool) {
-	c := requestCondition(cr, conditionOrderState)
-	if c == nil {
-		return signer.OrderState{}, false
-	}
-	var m mirrorState
-	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
+	m, ok := mirrorOf(cr)
+	if !ok {
 		return signer.OrderState{}, false
 	}
 	st := secondsOnly(m.OrderState)
@@ -190,6 +234,20 @@ func (k stateKey) mirrored(cr *cmapi.CertificateRequest) (signer.OrderState, boo
 		return signer.OrderState{}, false
 	}
 	return st, true
+}
+
+// mirrorOf is the status condition's content, unchecked (for the indexes,
+// whose hits are checked by stateKey.records).
+func mirrorOf(cr *cmapi.CertificateRequest) (mirrorState, bool) {
+	c := requestCondition(cr, conditionOrderState)
+	if c == nil {
+		return mirrorState{}, false
+	}
+	var m mirrorState
+	if err := json.Unmarshal([]byte(c.Message), &m); err != nil {
+		return mirrorState{}, false
+	}
+	return m, true
 }
 
 // mirror sets the status condition to st (in memory), for a status write

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -465,6 +466,26 @@ func setDecision(t *testing.T, key client.ObjectKey, typ cmapi.CertificateReques
 func approve(t *testing.T, key client.ObjectKey) {
 	t.Helper()
 	setDecision(t, key, cmapi.CertificateRequestConditionApproved, false)
+}
+
+// orderIDOf is the CAS order a request records: in its annotations, or,
+// while the order id learned from the create's answer rides on the status
+// alone (until the finalizer's removal), in the order state mirror.
+func orderIDOf(cr *cmapi.CertificateRequest) string {
+	if id := cr.Annotations[v1alpha1.AnnotationOrderID]; id != "" {
+		return id
+	}
+	for _, c := range cr.Status.Conditions {
+		if c.Type == v1alpha1.AnnotationPrefix+"OrderState" {
+			var m struct {
+				OrderID string `json:"orderID"`
+			}
+			if json.Unmarshal([]byte(c.Message), &m) == nil {
+				return m.OrderID
+			}
+		}
+	}
+	return ""
 }
 
 func readyCond(cr *cmapi.CertificateRequest) *cmapi.CertificateRequestCondition {

@@ -28,12 +28,29 @@ const (
 	reasonHeldByAnotherRequest = "HeldByAnotherRequest"
 )
 
-// indexOrder is the field index function of indexRequestOrder.
+// indexOrder is the field index function of indexRequestOrder: the order
+// id of the annotations and, for a CertificateRequest, of the status mirror
+// (which holds an order id learned from the create's answer before the
+// annotations do; see stateKey.recorded).
 func indexOrder(o client.Object) []string {
-	if id := o.GetAnnotations()[v1alpha1.AnnotationOrderID]; id != "" {
-		return []string{id}
+	return indexIDs(o.GetAnnotations()[v1alpha1.AnnotationOrderID], o, func(st signer.OrderState) string { return st.OrderID })
+}
+
+// indexIDs is id, and the id the status mirror of a CertificateRequest o
+// names (by of), when another.
+func indexIDs(id string, o client.Object, of func(signer.OrderState) string) []string {
+	var ids []string
+	if id != "" {
+		ids = append(ids, id)
 	}
-	return nil
+	if cr, ok := o.(*cmapi.CertificateRequest); ok {
+		if m, ok := mirrorOf(cr); ok {
+			if mid := of(m.OrderState); mid != "" && mid != id {
+				ids = append(ids, mid)
+			}
+		}
+	}
+	return ids
 }
 
 // settleState decides which order state the attempt acts on: the
@@ -155,8 +172,8 @@ func (a *attempt) holder(ctx context.Context, index, id string) (holding, error)
 // records reports whether o's trusted order state records id (an order id
 // for indexRequestOrder, an instance id for indexRequestInstance).
 func (k stateKey) records(o client.Object, index, id string) bool {
-	st, trust := k.load(o)
-	return trust == stateTrusted && ((index == indexRequestOrder && st.OrderID == id) || (index == indexRequestInstance && st.InstanceID == id))
+	st, ok := k.recorded(o)
+	return ok && ((index == indexRequestOrder && st.OrderID == id) || (index == indexRequestInstance && st.InstanceID == id))
 }
 
 // sameOwner reports whether two requests have the same controller owner

@@ -109,7 +109,7 @@ func TestTenantClonesPendingOrder(t *testing.T) {
 	a := createCR(t, nsA, "a", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "a.example.com"}))
 	approve(t, a)
 	crA := waitCR(t, a, cmapi.CertificateRequestReasonPending, "_dnsauth.a.example.com", 30*time.Second)
-	orderA := crA.Annotations[v1alpha1.AnnotationOrderID]
+	orderA := orderIDOf(crA)
 	before, ok := simOrder(sim, orderA)
 	if orderA == "" || !ok || !slices.Contains(crA.Finalizers, v1alpha1.FinalizerCancelOrder) {
 		t.Fatalf("A's request holds no order: %v %v", crA.Annotations, crA.Finalizers)
@@ -124,10 +124,10 @@ func TestTenantClonesPendingOrder(t *testing.T) {
 		})
 	}
 	crB2 := waitCR(t, b2, cmapi.CertificateRequestReasonPending, "_dnsauth.b.example.com", 30*time.Second)
-	if got := crB2.Annotations[v1alpha1.AnnotationOrderID]; got == "" || got == orderA {
+	if got := orderIDOf(crB2); got == "" || got == orderA {
 		t.Fatalf("B's approved request holds order %q (A's is %s)", got, orderA)
 	}
-	if got := getCR(t, b1).Annotations[v1alpha1.AnnotationOrderID]; got != "" {
+	if got := orderIDOf(getCR(t, b1)); got != "" {
 		t.Fatalf("B's unapproved request still names order %q", got)
 	}
 	if n := len(eventsFor(t, nsB, "b1", reasonUntrusted)); n != 1 {
@@ -146,7 +146,7 @@ func TestTenantClonesPendingOrder(t *testing.T) {
 	sim.SetValidation(aliyunsim.ValidationAuto)
 	cr := waitIssued(t, a)
 	verifyIssued(t, sim, cr, keys.p256, []string{"a.example.com"})
-	if got := cr.Annotations[v1alpha1.AnnotationOrderID]; got != orderA {
+	if got := orderIDOf(cr); got != orderA {
 		t.Errorf("A issued from order %q, want %s", got, orderA)
 	}
 }
@@ -273,12 +273,12 @@ func TestEditedStateIsNotTrusted(t *testing.T) {
 	// Another order of the account, which the edit will point at.
 	other := createCR(t, ns, "other", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "other.example.com"}))
 	approve(t, other)
-	otherOrder := waitCR(t, other, cmapi.CertificateRequestReasonPending, "_dnsauth.other", 30*time.Second).Annotations[v1alpha1.AnnotationOrderID]
+	otherOrder := orderIDOf(waitCR(t, other, cmapi.CertificateRequestReasonPending, "_dnsauth.other", 30*time.Second))
 
 	key := createCR(t, ns, "mine", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "mine.example.com"}))
 	approve(t, key)
 	cr := waitCR(t, key, cmapi.CertificateRequestReasonPending, "_dnsauth.mine", 30*time.Second)
-	mine := cr.Annotations[v1alpha1.AnnotationOrderID]
+	mine := orderIDOf(cr)
 	if mine == "" || mine == otherOrder {
 		t.Fatalf("order ids %q, %q", mine, otherOrder)
 	}
@@ -325,7 +325,7 @@ func TestEditedStateIsNotTrusted(t *testing.T) {
 	sim.SetValidation(aliyunsim.ValidationAuto)
 	issued := waitIssued(t, key)
 	verifyIssued(t, sim, issued, keys.p256, []string{"mine.example.com"})
-	if got := issued.Annotations[v1alpha1.AnnotationOrderID]; got != mine {
+	if got := orderIDOf(issued); got != mine {
 		t.Errorf("issued from order %q, want %s", got, mine)
 	}
 	if n := sim.State().Calls["CreateCertificateWithCsrRequest"]; n != 2 {

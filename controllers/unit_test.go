@@ -3,6 +3,7 @@ package controllers
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
@@ -220,6 +222,126 @@ func TestStateTrust(t *testing.T) {
 	if got, _, untrusted := k.trusted(other); !stateEmpty(got) || !untrusted {
 		t.Errorf("another request's mirror trusted: %+v", got)
 	}
+}
+
+// The status mirror wins over trusted annotations only when it follows
+// them: it records the order placed at their creating mark (what the
+// signer learned from the create's answer, carried by a status write).
+func TestMirrorFollowsTheAnnotations(t *testing.T) {
+	k := stateKey(bytes.Repeat([]byte{7}, stateKeyBytes))
+	creating := time.Date(2026, 3, 1, 10, 20, 30, 123456789, time.UTC)
+	intent := signer.OrderState{Creating: &creating, OrderAPI: signer.OrderAPICSR, Endpoint: "https://cas.aliyuncs.com"}
+	placed := intent
+	placed.Creating, placed.OrderedAt, placed.OrderID = nil, &creating, "42"
+	newRequest := func(uid string) *cmapi.CertificateRequest {
+		cr := &cmapi.CertificateRequest{}
+		cr.UID, cr.Namespace, cr.Name = types.UID(uid), "team-a", "web"
+		return cr
+	}
+	with := func(annotations, mirror signer.OrderState) *cmapi.CertificateRequest {
+		cr := newRequest("uid-a")
+		k.storeTrusted(cr, annotations)
+		k.mirror(cr, mirror)
+		return cr
+	}
+
+	cr := with(intent, placed)
+	if got, repair, untrusted := k.trusted(cr); got.OrderID != "42" || got.Creating != nil || repair || untrusted {
+		t.Errorf("the successor mirror is not taken (without a repair): %+v repair=%v untrusted=%v", got, repair, untrusted)
+	}
+	if !k.records(cr, indexRequestOrder, "42") {
+		t.Errorf("the order id of the successor mirror is not recorded for the holder look-ups")
+	}
+	if ids := indexOrder(cr); len(ids) != 1 || ids[0] != "42" {
+		t.Errorf("order index %v, want the mirror's id", ids)
+	}
+	// The same for the instance flows: the instance recorded before the
+	// create, the submission learned after it.
+	inst := intent
+	inst.InstanceID, inst.CSRDigest = "cas-inst-1", "digest"
+	submitted := inst
+	submitted.Creating, submitted.OrderedAt, submitted.Submitted = nil, &creating, true
+	if got, _, _ := k.trusted(with(inst, submitted)); !got.Submitted || got.Creating != nil {
+		t.Errorf("the submission of the successor mirror is not taken: %+v", got)
+	}
+
+	later := creating.Add(2 * time.Second)
+	earlier := creating.Add(-time.Minute)
+	for name, m := range map[string]signer.OrderState{
+		// Written before the creating mark: an older mirror.
+		"the intent itself": intent,
+		"an order placed at another mark": func() signer.OrderState {
+			m := placed
+			m.OrderedAt = &earlier
+			return m
+		}(),
+		"an order of a later mark": func() signer.OrderState {
+			m := placed
+			m.OrderedAt = &later
+			return m
+		}(),
+		"another instance": func() signer.OrderState {
+			m := submitted
+			m.InstanceID = "cas-inst-2"
+			return m
+		}(),
+		"another origin": func() signer.OrderState {
+			m := placed
+			m.Endpoint = "https://cas.ap-southeast-1.aliyuncs.com"
+			return m
+		}(),
+		"nothing placed": func() signer.OrderState {
+			m := placed
+			m.OrderID = ""
+			return m
+		}(),
+	} {
+		a := intent
+		if m.InstanceID != "" {
+			a = inst
+		}
+		if got, _, _ := k.trusted(with(a, m)); !reflect.DeepEqual(got, k.mustLoad(t, with(a, m))) {
+			t.Errorf("%s: the mirror won over the annotations: %+v", name, got)
+		}
+	}
+	// Annotations past their creating mark never give way.
+	if got, _, _ := k.trusted(with(placed, intent)); got.OrderID != "42" {
+		t.Errorf("an older mirror won over annotations holding the order: %+v", got)
+	}
+	// Another order id in the annotations.
+	other := placed
+	other.OrderID, other.Creating = "41", &creating
+	if got, _, _ := k.trusted(with(other, placed)); got.OrderID != "41" {
+		t.Errorf("a mirror with another order id won: %+v", got)
+	}
+
+	// A mirror with another key's MAC (forged), or another request's
+	// (copied), never wins.
+	forged := with(intent, intent)
+	stateKey(bytes.Repeat([]byte{8}, stateKeyBytes)).mirror(forged, placed)
+	if got, _, _ := k.trusted(forged); got.OrderID != "" || got.Creating == nil {
+		t.Errorf("a forged mirror won: %+v", got)
+	}
+	if k.records(forged, indexRequestOrder, "42") {
+		t.Errorf("a forged mirror's order id is recorded")
+	}
+	mine := with(intent, placed)
+	copied := newRequest("uid-b")
+	k.storeTrusted(copied, intent)
+	copied.Status = mine.Status
+	if got, _, _ := k.trusted(copied); got.OrderID != "" || got.Creating == nil {
+		t.Errorf("another request's mirror won: %+v", got)
+	}
+}
+
+// mustLoad is the trusted state of the annotations of cr.
+func (k stateKey) mustLoad(t *testing.T, cr *cmapi.CertificateRequest) signer.OrderState {
+	t.Helper()
+	st, trust := k.load(cr)
+	if trust != stateTrusted {
+		t.Fatalf("annotations not trusted")
+	}
+	return st
 }
 
 func TestServiceAccountNamespace(t *testing.T) {

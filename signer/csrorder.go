@@ -92,9 +92,8 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 			st.OrderID = strconv.FormatInt(id, 10)
 			st.Creating, st.EmptyListings = nil, 0
 			st.OrderedAt = &orderedAt
-			if err := store.Save(ctx, st); err != nil {
-				return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the recovered CAS order %d: %w", id, err))
-			}
+			// Found again by the same listing after another crash.
+			store.Learn(st)
 		}
 	}
 	if st.OrderID == "" {
@@ -106,12 +105,12 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		if err != nil {
 			return Outcome{}, err
 		}
-		// The id is saved as soon as it is known, before anything else
-		// (even for an order issued at once): a crash after this point
-		// finds the order by its id, never by listing.
-		if err := s.saveOrderID(ctx, st, store); err != nil {
-			return Outcome{}, err
-		}
+		// The id rides on the controller's next write (the first look's
+		// condition or certificate): until then the creating mark makes
+		// a restart find the order by listing, as after a lost answer.
+		// Anything the first look must record first (a DNS record about
+		// to be created) is saved with the id.
+		store.Learn(st)
 		out, err := s.poll(ctx, req, csr, st, store)
 		if w := subjectWarning(csr); w != "" {
 			out.Warnings = append(out.Warnings, w)
@@ -119,15 +118,6 @@ func (s *csrSigner) Sign(ctx context.Context, req Request, store StateStore) (Ou
 		return out, err
 	}
 	return s.poll(ctx, req, csr, st, store)
-}
-
-func (s *csrSigner) saveOrderID(ctx context.Context, st OrderState, store StateStore) error {
-	if err := store.Save(ctx, st); err != nil {
-		// The intent is still recorded: the next Sign finds the order by
-		// listing.
-		return Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording CAS order %s: %w", st.OrderID, err))
-	}
-	return nil
 }
 
 // create places the order: intent first (saved), then the call; the
@@ -167,8 +157,7 @@ func (s *csrSigner) create(ctx context.Context, csr *CheckedCSR, st OrderState, 
 	st.OrderID = strconv.FormatInt(id, 10)
 	st.Creating = nil
 	st.OrderedAt = &now
-	// Saved by the caller: at once, or with the certificate when the first
-	// look finds it issued.
+	// Handed to the store by the caller (StateStore.Learn).
 	return st, nil
 }
 

@@ -120,12 +120,22 @@ func (r *replay) params(action string) []url.Values {
 	return out
 }
 
-// recStore records every Save and can fail chosen ones (1-based).
+// recStore records every Save and can fail chosen ones (1-based), and what
+// the signer hands over with Learn.
 type recStore struct {
-	mu     sync.Mutex
-	saved  []OrderState
-	tries  int
-	failAt map[int]bool
+	mu      sync.Mutex
+	saved   []OrderState
+	learned []OrderState
+	latest  OrderState
+	tries   int
+	failAt  map[int]bool
+}
+
+func (s *recStore) Learn(st OrderState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.learned = append(s.learned, st)
+	s.latest = st
 }
 
 func (s *recStore) Save(_ context.Context, st OrderState) error {
@@ -136,16 +146,16 @@ func (s *recStore) Save(_ context.Context, st OrderState) error {
 		return errors.New("etcd is unhappy")
 	}
 	s.saved = append(s.saved, st)
+	s.latest = st
 	return nil
 }
 
+// last is the state handed over last, saved or learned: what the
+// controller holds once its next write is made.
 func (s *recStore) last() OrderState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.saved) == 0 {
-		return OrderState{}
-	}
-	return s.saved[len(s.saved)-1]
+	return s.latest
 }
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -218,14 +228,16 @@ func TestSignCreatesAfterPersistingIntent(t *testing.T) {
 		p.Get("Phone") != "13800000000" || p.Get("Email") != "ops@example.com" || p.Get("ValidateType") != "DNS" {
 		t.Errorf("create params %v", p)
 	}
-	if len(store.saved) != 2 {
-		t.Fatalf("saved %+v", store.saved)
+	// The intent is saved; the id, learned from the create's answer,
+	// rides on the controller's next write.
+	if len(store.saved) != 1 || len(store.learned) != 1 {
+		t.Fatalf("saved %+v, learned %+v", store.saved, store.learned)
 	}
 	if st := store.saved[0]; st.Creating == nil || !st.Creating.Equal(t0) || st.OrderID != "" {
-		t.Errorf("first save %+v", st)
+		t.Errorf("save %+v", st)
 	}
-	if st := store.saved[1]; st.OrderID != "8675309" || st.Creating != nil || st.OrderedAt == nil || !st.OrderedAt.Equal(t0) {
-		t.Errorf("second save %+v", st)
+	if st := store.learned[0]; st.OrderID != "8675309" || st.Creating != nil || st.OrderedAt == nil || !st.OrderedAt.Equal(t0) {
+		t.Errorf("learned %+v", st)
 	}
 	pd := res.Pending
 	if pd == nil || pd.Reason != ReasonDomainVerify || res.Certificate != nil {
@@ -957,10 +969,11 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
-// The order id is saved as soon as it is known, also when the first look
-// finds the order issued: the id is in the store before the certificate
-// is handed to the controller, whatever happens to the controller's write.
-func TestOrderIDSavedBeforeAnIssuedFirstLook(t *testing.T) {
+// The order id is handed to the store as soon as it is known, also when
+// the first look finds the order issued, but not saved on its own: it
+// rides on the controller's next write, and the intent alone is durable
+// before the create.
+func TestOrderIDLearnedBeforeAnIssuedFirstLook(t *testing.T) {
 	key := ecKey(t, elliptic.P256())
 	ca := newTestCA(t)
 	leaf := ca.issue(t, key.Public(), 90*24*time.Hour, "www.example.com")
@@ -981,7 +994,10 @@ func TestOrderIDSavedBeforeAnIssuedFirstLook(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if !savedBeforeLook {
-		t.Fatalf("the order id was not saved before the first look: saves %+v", store.saved)
+		t.Fatalf("the order id was not handed over before the first look: saves %+v, learned %+v", store.saved, store.learned)
+	}
+	if len(store.saved) != 1 || store.saved[0].Creating == nil || store.saved[0].OrderID != "" {
+		t.Fatalf("saves %+v, want the intent alone", store.saved)
 	}
 }
 

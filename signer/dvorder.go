@@ -80,10 +80,7 @@ func (s *dvOrderSigner) Sign(ctx context.Context, req Request, store StateStore)
 		if !exists {
 			return s.create(ctx, req, csr, st, store, true)
 		}
-		st, err = s.adoptOrder(ctx, st, store)
-		if err != nil {
-			return Outcome{}, err
-		}
+		st = s.adoptOrder(st, store)
 		return s.interpret(ctx, req, csr, st, r, store)
 	}
 	return s.poll(ctx, req, csr, st, nil, store)
@@ -194,9 +191,7 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 					return Outcome{}, derr
 				}
 				if exists {
-					if st, derr = s.adoptOrder(ctx, st, store); derr != nil {
-						return Outcome{}, derr
-					}
+					st = s.adoptOrder(st, store)
 					return s.interpret(ctx, req, csr, st, r, store)
 				}
 			}
@@ -221,25 +216,23 @@ func (s *dvOrderSigner) create(ctx context.Context, req Request, csr *CheckedCSR
 	s.ordered()
 	st.Creating = nil
 	st.OrderedAt = &now
-	if err := store.Save(ctx, st); err != nil {
-		// The instance is recorded: the next Sign finds the order on it.
-		return Outcome{}, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the DV order on CAS instance %s: %w", st.InstanceID, err))
-	}
+	// The instance is recorded: until the controller's next write carries
+	// this, a restart finds the order on the instance.
+	store.Learn(st)
 	return s.poll(ctx, req, csr, st, nil, store)
 }
 
 // adoptOrder records that the reserved instance carries an order.
-func (s *dvOrderSigner) adoptOrder(ctx context.Context, st OrderState, store StateStore) (OrderState, error) {
+func (s *dvOrderSigner) adoptOrder(st OrderState, store StateStore) OrderState {
 	at := s.now().UTC()
 	if st.Creating != nil {
 		at = *st.Creating
 	}
 	st.Creating = nil
 	st.OrderedAt = &at
-	if err := store.Save(ctx, st); err != nil {
-		return st, Transient(ReasonStateNotSaved, 0, fmt.Errorf("recording the DV order found on CAS instance %s: %w", st.InstanceID, err))
-	}
-	return st, nil
+	// Found on the instance again after another restart.
+	store.Learn(st)
+	return st
 }
 
 // describe asks an instance for its order; exists is false when it has none.

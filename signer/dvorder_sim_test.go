@@ -44,11 +44,20 @@ func newDVSim(t *testing.T, simCfg aliyunsim.Config, mod func(*signer.Config)) (
 	return sim, sg
 }
 
-// failingStore fails the saves numbered in failAt (1-based).
+// failingStore fails the saves numbered in failAt (1-based); with
+// dropLearned it loses what the signer learned, as a controller that stops
+// before its next write.
 type failingStore struct {
 	memStore
-	n      int
-	failAt map[int]bool
+	n           int
+	failAt      map[int]bool
+	dropLearned bool
+}
+
+func (f *failingStore) Learn(st signer.OrderState) {
+	if !f.dropLearned {
+		f.memStore.Learn(st)
+	}
 }
 
 func (f *failingStore) Save(ctx context.Context, st signer.OrderState) error {
@@ -238,16 +247,18 @@ func TestSimDVRestarts(t *testing.T) {
 		t.Fatalf("%d creates", n)
 	}
 
-	// Restart between create and persist: the save after the create fails.
-	fs := &failingStore{failAt: map[int]bool{2: true}}
+	// Restart between the create and the controller's next write: what
+	// the signer learned from the create's answer is lost.
+	fs := &failingStore{dropLearned: true}
 	req = signer.Request{Name: "ns/b", CSRPEM: csrFor(t, rsaKey(t), "b.example.com"), NextPrivateKeySecret: "next-key"}
 	req.State = fs.get()
-	if _, err := sg.Sign(context.Background(), req, fs); err == nil {
-		t.Fatal("the failed save went unnoticed")
+	if _, err := sg.Sign(context.Background(), req, fs); err != nil {
+		t.Fatal(err)
 	}
 	if st := fs.get(); st.InstanceID == "" || st.Creating == nil {
 		t.Fatalf("state %+v", st)
 	}
+	fs.dropLearned = false
 	// A new process (fresh signer) resumes from the saved state.
 	sg2, err := signer.New(dvSimConfig(sim.URL()))
 	if err != nil {

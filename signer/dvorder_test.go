@@ -102,8 +102,8 @@ func TestDVPagesReservesThenCreates(t *testing.T) {
 		p.Get("Province") != "Zhejiang" || p.Get("City") != "Hangzhou" {
 		t.Errorf("create params %v", p)
 	}
-	if len(store.saved) != 2 || store.saved[1].OrderedAt == nil || store.saved[1].Creating != nil || store.saved[1].InstanceID != "cas-cn-ccc" {
-		t.Fatalf("saved %+v", store.saved)
+	if len(store.saved) != 1 || len(store.learned) != 1 || store.learned[0].OrderedAt == nil || store.learned[0].Creating != nil || store.learned[0].InstanceID != "cas-cn-ccc" {
+		t.Fatalf("saved %+v, learned %+v", store.saved, store.learned)
 	}
 	pd := res.Pending
 	if pd == nil || pd.Reason != ReasonDomainVerify {

@@ -238,9 +238,7 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	}
 	s.account.listing.change(id, func(inst *aliyun.Instance) { inst.Status = aliyun.InstancePending })
 	s.ordered()
-	if err := a.markSubmitted(ctx); err != nil {
-		return Outcome{}, err
-	}
+	a.markSubmitted()
 	// The CA takes seconds to take the submission and publish its records: looking at once
 	// would cost a call that can only answer "processing".
 	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook), Brief: true,
@@ -295,20 +293,20 @@ func (a *application) notWritten(ctx context.Context, err error, format string, 
 
 // submitted records that the application is on its way and follows it.
 func (a *application) submitted(ctx context.Context, d *aliyun.Instance) (Outcome, error) {
-	if err := a.markSubmitted(ctx); err != nil {
-		return Outcome{}, err
-	}
+	a.markSubmitted()
 	return a.follow(ctx, d)
 }
 
-// markSubmitted records that the application was submitted (at the Creating mark).
-func (a *application) markSubmitted(ctx context.Context) error {
+// markSubmitted records that the application was submitted (at the Creating mark). It rides
+// on the controller's next write (a patch of its own when the step after it is not written):
+// a crash before it resumes from the instance, as a crash right after ApplyCertificate did.
+func (a *application) markSubmitted() {
 	at := a.s.now().UTC()
 	if a.st.Creating != nil {
 		at = *a.st.Creating
 	}
 	a.st.Creating, a.st.OrderedAt = nil, &at
-	return a.save(ctx, "the application on CAS instance "+a.st.InstanceID)
+	a.store.Learn(a.st)
 }
 
 func (a *application) owner() string {

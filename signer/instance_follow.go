@@ -153,8 +153,8 @@ func (a *application) download(ctx context.Context, d *aliyun.Instance) (Outcome
 	out := s.issuedOutcome(ctx, a.req, chain, order)
 	out.Notes = append(out.Notes, s.removeValidation(ctx, a.st, a.store)...)
 	a.st.ValidationRecords = nil
-	st := a.st
-	out.State = &st
+	// Recorded with the finalizer's removal, just after the certificate.
+	a.store.Learn(a.st)
 	// The reservation stays: the instance is bound to the owner for its renewals.
 	return out, nil
 }

@@ -52,7 +52,8 @@ type Request struct {
 
 // OrderState is everything that must survive a restart so that a request is
 // never ordered twice. The controller stores it on the CertificateRequest
-// (annotations, written by patch) whenever the signer calls StateStore.Save.
+// (annotations, written by patch) whenever the signer calls StateStore.Save,
+// and with its next write when the signer calls StateStore.Learn.
 type OrderState struct {
 	// OrderID is the CAS 2020-04-07 order id, once known.
 	OrderID string `json:"orderID,omitempty"`
@@ -92,11 +93,22 @@ type OrderState struct {
 	Endpoint string `json:"endpoint,omitempty"`
 }
 
-// StateStore persists OrderState durably before the signer goes on. A signer
-// calls Save before every remote create and right after learning the remote
-// id; if Save fails the signer must not make the remote call.
+// StateStore persists OrderState. Save makes it durable before the signer
+// goes on: the signer calls it before every remote create (the intent to
+// order, the instance about to be written to, a DNS record about to be
+// created) and wherever a later call depends on the state having been
+// recorded; if Save fails the signer must not make the call.
+//
+// Learn hands over state learned from an answer (the id a create returned,
+// a submission accepted): the controller records it with the write of the
+// request it makes anyway after Sign (its status, or the finalizer's
+// removal), not with a write of its own, and any later Save carries it
+// too, as the signer saves its whole state. A crash before that write
+// leaves the state saved last, whose creating mark makes the next Sign
+// look the order up, as after a create whose answer was lost.
 type StateStore interface {
 	Save(ctx context.Context, state OrderState) error
+	Learn(state OrderState)
 }
 
 // OutcomeKind tells the kinds of Outcome apart.
@@ -130,12 +142,6 @@ type Outcome struct {
 	// (e.g. subject fields CAS will not put in the certificate); each is
 	// told once, as a Warning Event.
 	Warnings []string
-	// State, when set with OutcomeIssued, is order state not saved yet
-	// (an order that was issued on its first look): the controller records
-	// it together with the request's last write. Saving it separately
-	// would cost one more API-server write per certificate, and until the
-	// request is Ready the Creating mark already covers a crash.
-	State *OrderState
 }
 
 func pendingOutcome(p *Pending) Outcome { return Outcome{Kind: OutcomePending, Pending: p} }
