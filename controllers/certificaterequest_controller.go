@@ -362,7 +362,7 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 		if v.event != nil && !v.event.conditionSays {
 			r.event(cr, a.iss, v.event.typ, v.event.reason, v.event.action, v.event.text)
 		}
-	} else if a.learned() && v.then != thenFinish {
+	} else if a.learned() && v.then != thenFinish && !v.learnedCanWait {
 		// No status write to carry it (a pending step left unwritten).
 		if err := a.store.saveLearned(ctx); err != nil {
 			return requeueOnWriteRace(err)

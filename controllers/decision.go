@@ -88,6 +88,10 @@ type verdict struct {
 	// quiet: a pending step looked at again within seconds, just after
 	// the order was placed; nothing is written (see quietPending).
 	quiet bool
+	// learnedCanWait: the state the signer learned in this quiet step is
+	// rebuilt by the next Sign (signer.Pending.Rebuildable): it waits for
+	// the next write instead of a patch of its own.
+	learnedCanWait bool
 	// warnings are emitted as Warning Events whatever changed (the signer
 	// reports each once).
 	warnings []string
@@ -190,6 +194,7 @@ func decideOutcome(in signResult) verdict {
 		}
 		if p.Brief && quietPending(v.requeue, in.sinceOrdered) {
 			v.quiet, v.event = true, nil
+			v.learnedCanWait = p.Rebuildable
 		}
 		return v
 	case signer.OutcomeAdoptKey:

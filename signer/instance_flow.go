@@ -225,6 +225,13 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	if !a.ours(d) {
 		return Outcome{}, Transient(ReasonUnknownOrderState, 0, fmt.Errorf("CAS instance %s does not show the CSR just written; it is written again", id))
 	}
+	if a.issuedSince(d) {
+		// Submitted by UpdateInstance itself and issued already (the CA can be that quick):
+		// the certificate is this request's if it carries the CSR's key.
+		if out, err := a.download(ctx, d); err == nil || !isKeyMismatch(err) {
+			return out, err
+		}
+	}
 	// Not in flight: the latest certificate is not this request's.
 	a.st.PreviousCertificateID = string(d.CertificateID)
 	if err := s.client.ApplyCertificate(ctx, id); err != nil {
@@ -241,7 +248,7 @@ func (a *application) configure(ctx context.Context, contacts []int64) (Outcome,
 	a.markSubmitted()
 	// The CA takes seconds to take the submission and publish its records: looking at once
 	// would cost a call that can only answer "processing".
-	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook), Brief: true,
+	return pendingOutcome(&Pending{Reason: ReasonSubmitting, RetryAfter: min(a.s.cfg.PollInterval, firstLook), Brief: true, Rebuildable: true,
 		Message: fmt.Sprintf("%s for %s is submitted to the CA", a.name(), a.csr.MainDomain)}), nil
 }
 

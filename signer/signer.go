@@ -201,6 +201,12 @@ type Pending struct {
 	// does not write it while the order is fresh, as the next look
 	// replaces it before anyone reads it.
 	Brief bool
+	// Rebuildable: what this step learned (StateStore.Learn) the next Sign
+	// rebuilds from Alibaba Cloud with the look it makes anyway (a V2.0
+	// submission shows on its instance, pending with the request's CSR),
+	// so a step left unwritten need not write it: a crash before the next
+	// write resumes from the instance, as a crash right after the call did.
+	Rebuildable bool
 }
 
 // Validation is a domain-ownership proof the CA waits for.
