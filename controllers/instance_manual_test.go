@@ -15,7 +15,8 @@ import (
 )
 
 // Manual validation on subscription instances: the pending request's Ready condition says
-// what to publish, from the instance's DomainValidationList; publishing exactly that issues.
+// what to publish, from the instance's DomainValidationList; publishing exactly that issues
+// (the simulator's CA checks the record's name and value, or the file's content).
 
 // valueAfter is the word of the request's Ready message that follows prefix.
 func valueAfter(t *testing.T, cr *cmapi.CertificateRequest, prefix string) string {
