@@ -264,6 +264,7 @@ func TestInstanceBadInput(t *testing.T) {
 	testKeys(t)
 	sim, url := startSim(t, instanceSimConfig(1))
 	closed := sim.AddInstance(aliyunsim.InstanceSpec{Status: "closed"})
+	expired := sim.AddInstance(aliyunsim.InstanceSpec{Status: "expired"})
 	startManager(t, testOptions())
 	ns := newNamespace(t)
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
@@ -275,6 +276,7 @@ func TestInstanceBadInput(t *testing.T) {
 	}
 	createIssuer(t, ns, "unknown-instance", withIDs("cas_dv-cn-nosuch"))
 	createIssuer(t, ns, "closed-instance", withIDs(closed))
+	createIssuer(t, ns, "expired-instance", withIDs(expired))
 	badContact := instanceIssuerSpec(url)
 	// A phone the order API takes but a contact's Mobile does not.
 	badContact.Contact.Email, badContact.Contact.Phone = "nobody@example.com", "138 0000 0000"
@@ -291,6 +293,7 @@ func TestInstanceBadInput(t *testing.T) {
 		{"p384", "v2", makeCSR(t, csrSpec{key: keys.p384, cn: "a.example.com"}), signer.ReasonInstanceKeyUnsupported},
 		{"unknown-instance", "unknown-instance", valid, signer.ReasonInstanceNotFound},
 		{"closed-instance", "closed-instance", valid, signer.ReasonInstanceUnusable},
+		{"expired-instance", "expired-instance", valid, signer.ReasonInstanceUnusable},
 		{"bad-contact", "bad-contact", valid, signer.ReasonInvalidContact},
 	}
 	for _, tc := range cases {
