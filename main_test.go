@@ -38,7 +38,7 @@ func TestHelpListsEndpointFlag(t *testing.T) {
 // `aliyun-cas-issuer preflight` runs the preflight (not the manager) and exits with its
 // code: against an account with a V2.0 instance it prints a JSON report and exits 0.
 func TestPreflightSubcommand(t *testing.T) {
-	const id, secret = "LTAImaintest", "main-test-secret"
+	const id, secret = "test-main-key-id", "main-test-secret"
 	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{id: secret}, V2: aliyunsim.V2Config{Instances: 1}})
 	if err != nil {
 		t.Fatal(err)

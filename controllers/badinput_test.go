@@ -28,7 +28,7 @@ func TestBadInput(t *testing.T) {
 	ns := newNamespace(t)
 	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
 	createSecret(t, ns, "wrong-secret", credentials(testKeyID, "wrong-secret-value-123"))
-	createSecret(t, ns, "unknown-id", credentials("LTAIunknownKeyID", testKeySecret))
+	createSecret(t, ns, "unknown-id", credentials("test-unknown-key-id", testKeySecret))
 	createSecret(t, ns, "no-secret-key", map[string]string{"access-key-id": testKeyID})
 
 	good := createIssuer(t, ns, "good", issuerSpec(url, "digicert-free-1-free"))

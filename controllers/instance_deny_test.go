@@ -7,7 +7,6 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
@@ -22,18 +21,10 @@ func TestInstanceDeniedMidValidation(t *testing.T) {
 	// The simulator's clock runs with real time, ahead by what the test adds: the refusal
 	// lasts until the test moves the clock past it.
 	var ahead atomic.Int64
-	cfg := instanceSimConfig(1)
-	cfg.Validation, cfg.ValidationDelay, cfg.DNSListen = aliyunsim.ValidationDNS, time.Hour, "127.0.0.1:0"
+	cfg := instanceAlidnsSimConfig()
 	cfg.V2.CancelRefusal = 10 * time.Minute
 	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	sim, url := startSim(t, cfg)
-	startManager(t, testOptions())
-	ns := newNamespace(t)
-	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
-	spec := instanceIssuerSpec(url)
-	spec.Validation = alidnsIssuerSpec(sim, url).Validation
-	ref := createIssuer(t, ns, "v2-alidns", spec)
-	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
+	sim, _, ns, ref := startInstanceAlidnsIssuer(t, cfg)
 	key := createCR(t, ns, "deny", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "deny.example.com"}), forCertificate("deny"))
 	approve(t, key)
 	cr := waitCR(t, key, cmapi.CertificateRequestReasonPending, "created DNS TXT record _dnsauth.deny.example.com", 30*time.Second)

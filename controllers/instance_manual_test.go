@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/api/v1alpha1"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
-	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
 )
 
 // Manual validation on subscription instances: the pending request's Ready condition says
@@ -52,17 +50,7 @@ func TestInstanceManualDNSValidation(t *testing.T) {
 		t.Fatalf("the issuer made a record itself: %+v", st.Records)
 	}
 
-	c, err := aliyun.New(aliyun.Options{
-		Endpoint: url, DNSEndpoint: url,
-		Credentials: aliyun.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
-		Endpoints:   aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddDomainRecord(context.Background(), aliyun.NewRecord{DomainName: "example.com", RR: "_dnsauth.www.shop", Type: "TXT", Value: token}); err != nil {
-		t.Fatalf("adding the record: %v", err)
-	}
+	addRecordAsUser(t, url, "example.com", "_dnsauth.www.shop", "TXT", token)
 	verifyIssued(t, sim, waitIssued(t, key), keys.p256, names)
 	if _, total := simApplications(sim); total != 1 {
 		t.Errorf("%d applications, want 1", total)

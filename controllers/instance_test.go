@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -26,6 +27,30 @@ func instanceSimConfig(n int) aliyunsim.Config {
 }
 
 // instanceIssuerSpec is an issuer that takes the default order API.
+// instanceAlidnsSimConfig is one V2.0 instance whose validation waits an
+// hour for its DNS record, served by the simulator's DNS server.
+func instanceAlidnsSimConfig() aliyunsim.Config {
+	cfg := instanceSimConfig(1)
+	cfg.Validation, cfg.ValidationDelay, cfg.DNSListen = aliyunsim.ValidationDNS, time.Hour, "127.0.0.1:0"
+	return cfg
+}
+
+// startInstanceAlidnsIssuer starts the simulator and the controllers, and a
+// Ready orderAPI Instance issuer that validates through Alidns, in a new
+// namespace.
+func startInstanceAlidnsIssuer(t *testing.T, cfg aliyunsim.Config) (*aliyunsim.Simulator, string, string, cmmeta.IssuerReference) {
+	t.Helper()
+	sim, url := startSim(t, cfg)
+	startManager(t, testOptions())
+	ns := newNamespace(t)
+	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
+	spec := instanceIssuerSpec(url)
+	spec.Validation = alidnsIssuerSpec(sim, url).Validation
+	ref := createIssuer(t, ns, "v2-alidns", spec)
+	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
+	return sim, url, ns, ref
+}
+
 func instanceIssuerSpec(url string) v1alpha1.IssuerSpec {
 	spec := issuerSpec(url, "")
 	spec.OrderAPI = ""
@@ -190,16 +215,7 @@ func TestInstanceCrashAfterEachStep(t *testing.T) {
 // refuses) and removes its Alidns record; the instance is usable again.
 func TestInstanceDeleteMidValidation(t *testing.T) {
 	testKeys(t)
-	cfg := instanceSimConfig(1)
-	cfg.Validation, cfg.ValidationDelay, cfg.DNSListen = aliyunsim.ValidationDNS, time.Hour, "127.0.0.1:0"
-	sim, url := startSim(t, cfg)
-	startManager(t, testOptions())
-	ns := newNamespace(t)
-	createSecret(t, ns, secretName, credentials(testKeyID, testKeySecret))
-	spec := instanceIssuerSpec(url)
-	spec.Validation = alidnsIssuerSpec(sim, url).Validation
-	ref := createIssuer(t, ns, "v2-alidns", spec)
-	waitIssuer(t, ns, ref, metav1.ConditionTrue, "")
+	sim, _, ns, ref := startInstanceAlidnsIssuer(t, instanceAlidnsSimConfig())
 	createCR(t, ns, "mid", ref, makeCSR(t, csrSpec{key: keys.p256, cn: "www.example.com"}), forCertificate("mid"))
 	approve(t, keyOf(ns, "mid"))
 	cr := waitCR(t, keyOf(ns, "mid"), cmapi.CertificateRequestReasonPending, "created DNS TXT record _dnsauth.www.example.com", 30*time.Second)

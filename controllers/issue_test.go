@@ -158,17 +158,7 @@ func TestPendingValidation(t *testing.T) {
 
 	// The user creates the record (with the official SDK, as a person's
 	// tooling would).
-	c, err := aliyun.New(aliyun.Options{
-		Endpoint: url, DNSEndpoint: url,
-		Credentials: aliyun.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
-		Endpoints:   aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddDomainRecord(context.Background(), aliyun.NewRecord{DomainName: "example.com", RR: "_dnsauth.www", Type: "TXT", Value: value}); err != nil {
-		t.Fatalf("adding the record: %v", err)
-	}
+	addRecordAsUser(t, url, "example.com", "_dnsauth.www", "TXT", value)
 	cr = waitIssued(t, keyOf(ns, "www"))
 	verifyIssued(t, sim, cr, keys.p256, names)
 	if n := len(sim.State().Orders); n != 1 {
@@ -267,5 +257,22 @@ func (s *crashingStore) Learn(st signer.OrderState) {
 func (s *crashingStore) die() {
 	if !s.crashed.Swap(true) {
 		s.crash()
+	}
+}
+
+// addRecordAsUser creates a DNS record in the simulator's Alidns with the
+// official SDK, as a person's tooling would (manual validation).
+func addRecordAsUser(t *testing.T, url, zone, rr, typ, value string) {
+	t.Helper()
+	c, err := aliyun.New(aliyun.Options{
+		Endpoint: url, DNSEndpoint: url,
+		Credentials: aliyun.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret},
+		Endpoints:   aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddDomainRecord(context.Background(), aliyun.NewRecord{DomainName: zone, RR: rr, Type: typ, Value: value}); err != nil {
+		t.Fatalf("adding the record: %v", err)
 	}
 }

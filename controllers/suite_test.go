@@ -51,7 +51,7 @@ import (
 )
 
 const (
-	testKeyID     = "LTAI5tTestKeyID0001"
+	testKeyID     = "test-key-id-0001"
 	testKeySecret = "sEcReT-9f8e7d6c5b4a-do-not-log"
 	secretName    = "aliyun-credentials"
 	clusterNS     = "cert-manager" // the cluster resource namespace

@@ -479,7 +479,7 @@ func TestControllerRunsWithChartRBAC(t *testing.T) {
 		}
 	})
 
-	const keyID, keySecret = "LTAIdeploytest", "deploy-test-secret"
+	const keyID, keySecret = "test-deploy-key-id", "deploy-test-secret"
 	// Instances for the default order API (Instance).
 	sim, err := aliyunsim.New(aliyunsim.Config{AccessKeys: map[string]string{keyID: keySecret},
 		V2: aliyunsim.V2Config{Instances: 4, RecordsDelay: 100 * time.Millisecond}})

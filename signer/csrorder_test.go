@@ -163,7 +163,7 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 func testConfig(endpoint string) Config {
 	return Config{
 		Endpoint:    endpoint,
-		Credentials: Credentials{AccessKeyID: "LTAItestid", AccessKeySecret: "testsecret"},
+		Credentials: Credentials{AccessKeyID: "test-key-id", AccessKeySecret: "testsecret"},
 		OrderAPI:    OrderAPICSR, // the package flow; the default is Instance
 		ProductCode: "digicert-free-1-free",
 		Contact:     Contact{Username: "Ops", Email: "ops@example.com", Phone: "13800000000"},

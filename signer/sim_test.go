@@ -26,7 +26,7 @@ import (
 // quota, real order state machines, real CA chain.
 
 const (
-	simKeyID  = "LTAI5tSimulatorKey01"
+	simKeyID  = "test-simulator-key-01"
 	simSecret = "simulator-secret-0123456789"
 )
 
@@ -493,7 +493,7 @@ func TestSimIssuerErrors(t *testing.T) {
 		mod  func(*signer.Config)
 	}{
 		{"wrong secret", func(c *signer.Config) { c.Credentials.AccessKeySecret = "not-the-secret" }},
-		{"unknown key", func(c *signer.Config) { c.Credentials.AccessKeyID = "LTAI5tNobodyKnowsMe" }},
+		{"unknown key", func(c *signer.Config) { c.Credentials.AccessKeyID = "test-nobody-knows-me" }},
 		{"unknown endpoint host", func(c *signer.Config) { c.Endpoint = "http://cas.no-such-host.invalid" }},
 		{"connection refused", func(c *signer.Config) { c.Endpoint = refused }},
 	} {

@@ -380,7 +380,7 @@ func TestCredentialsValidate(t *testing.T) {
 }
 
 func TestCredentialsAreRedacted(t *testing.T) {
-	c := Credentials{AccessKeyID: "LTAI5tABCDEFGHIJKLMN", AccessKeySecret: "TOPSECRETVALUE", SecurityToken: "TOKENVALUE", RoleARN: "acs:ram::1:role/x"}
+	c := Credentials{AccessKeyID: "test5tABCDEFGHIJKLMN", AccessKeySecret: "TOPSECRETVALUE", SecurityToken: "TOKENVALUE", RoleARN: "acs:ram::1:role/x"}
 	type wrapper struct {
 		Name  string
 		Creds Credentials
@@ -394,11 +394,11 @@ func TestCredentialsAreRedacted(t *testing.T) {
 		fmt.Sprintf("%v", wrapper{"x", c}), fmt.Sprintf("%+v", wrapper{"x", c}), fmt.Sprintf("%#v", &c),
 		string(js), logged.String(),
 	} {
-		if strings.Contains(s, "TOPSECRET") || strings.Contains(s, "TOKENVALUE") || strings.Contains(s, "LTAI5tABCDEFGHIJKLMN") {
+		if strings.Contains(s, "TOPSECRET") || strings.Contains(s, "TOKENVALUE") || strings.Contains(s, "test5tABCDEFGHIJKLMN") {
 			t.Errorf("secret printed: %s", s)
 		}
 	}
-	if !strings.Contains(c.String(), "acs:ram::1:role/x") || !strings.Contains(c.String(), "LTAI****KLMN") {
+	if !strings.Contains(c.String(), "acs:ram::1:role/x") || !strings.Contains(c.String(), "test****KLMN") {
 		t.Errorf("String() lost the non-secret parts: %s", c)
 	}
 }
