@@ -136,7 +136,10 @@ func (a *application) download(ctx context.Context, d *aliyun.Instance) (Outcome
 	}
 	chain, err := ParseChain([]byte(c.Cert))
 	if err != nil {
-		return Outcome{}, Permanent(ReasonBadChain, "certificate %s of %s is unusable: %v", certID, a.name(), err)
+		// The application is issued: failing would make cert-manager apply again for a
+		// certificate CAS has. An odd answer is looked at again instead (as for an order).
+		return Outcome{}, Transient(ReasonBadChain, s.cfg.MaxPollInterval,
+			fmt.Errorf("certificate %s of %s is issued but unusable (%v); looking again, nothing is applied for anew", certID, a.name(), err))
 	}
 	if !samePublicKey(chain.Leaf.PublicKey, a.csr.CSR.PublicKey) {
 		return Outcome{}, Permanent(ReasonKeyMismatch, "certificate %s of %s is not for the request's key", certID, a.name())
