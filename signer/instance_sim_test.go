@@ -20,6 +20,7 @@ import (
 
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/e2e/aliyunsim"
 	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer"
+	"github.com/aliyun-cas-issuer/aliyun-cas-issuer/signer/aliyun"
 )
 
 // The subscription-instance flow (CAS V2.0) against the simulator.
@@ -569,5 +570,36 @@ func TestSimInstanceTwoIssuersOfOneAccount(t *testing.T) {
 		if n != 1 {
 			t.Errorf("instance %s: %d applications, want 1", id, n)
 		}
+	}
+}
+
+// TestSimInstanceAutoReissue: the issuer owns renewal, so UpdateInstance says AutoReissue=disable
+// unless spec.instance.autoReissue asks Alibaba Cloud to renew by itself.
+func TestSimInstanceAutoReissue(t *testing.T) {
+	for _, tc := range []struct {
+		auto bool
+		want string
+	}{{false, "disable"}, {true, "enable"}} {
+		t.Run(tc.want, func(t *testing.T) {
+			sim, url := instanceSim(t, 1, nil)
+			cfg := instanceConfig(url)
+			cfg.Instance.AutoReissue = tc.auto
+			issue(t, sim, newInstanceSigner(t, cfg), "default/web", rsaKey(t), "web.example.com")
+			c, err := aliyun.New(aliyun.Options{
+				Endpoint: url, Credentials: aliyun.Credentials{AccessKeyID: simKeyID, AccessKeySecret: simSecret},
+				Endpoints: aliyun.EndpointPolicy{AllowInsecure: true}, // the simulator serves http
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct{ AutoReissue string }
+			id := sim.State().Instances[0].ID
+			if err := c.Call(context.Background(), aliyun.CAS, "GetInstanceDetail", map[string]string{"InstanceId": id}, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.AutoReissue != tc.want {
+				t.Errorf("instance %s: AutoReissue %q, want %q", id, d.AutoReissue, tc.want)
+			}
+		})
 	}
 }
