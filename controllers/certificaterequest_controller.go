@@ -328,7 +328,7 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	// The status write carries the trusted state too (never a write of
 	// its own), and is made for state the signer learned if for nothing
 	// else: that state is written nowhere yet.
-	mirrored, learned := a.state, a.learned()
+	mirrored, learned := a.state, a.store.holdsLearned()
 	now := metav1.Now()
 	write := func(cr *cmapi.CertificateRequest) bool {
 		changed := setReady(cr, v.status, v.reason, v.message, now)
@@ -351,18 +351,14 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	base := cr.DeepCopy()
 	if !v.quiet && write(cr) {
 		if err := a.patchStatusOnce(ctx, base, write); err != nil {
-			if serr := a.store.saveLearned(ctx); serr != nil {
-				ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", serr.Error())
-			}
+			a.store.saveLearnedAfterLostWrite(ctx)
 			return requeueOnWriteRace(err)
 		}
-		if a.store != nil {
-			a.store.learned = false
-		}
+		a.store.carried()
 		if v.event != nil && !v.event.conditionSays {
 			r.event(cr, a.iss, v.event.typ, v.event.reason, v.event.action, v.event.text)
 		}
-	} else if a.learned() && v.then != thenFinish && !v.learnedCanWait {
+	} else if a.store.holdsLearned() && v.then != thenFinish && !v.learnedCanWait {
 		// No status write to carry it (a pending step left unwritten).
 		if err := a.store.saveLearned(ctx); err != nil {
 			return requeueOnWriteRace(err)
@@ -376,9 +372,6 @@ func (a *attempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) {
 	}
 	return follow(ctx, a, cr, a.iss, v, a.state, r.opts.HealthCheckInterval)
 }
-
-// learned reports whether the signer left state written nowhere yet.
-func (a *attempt) learned() bool { return a.store != nil && a.store.learned }
 
 func (a *attempt) issuedNow() { observeIssued(a.cr, a.iss, time.Now()) }
 

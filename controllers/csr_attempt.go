@@ -135,9 +135,7 @@ func (a *csrAttempt) apply(ctx context.Context, v verdict) (ctrl.Result, error) 
 	}
 	if v.certificate != nil || v.failed {
 		if err := r.Client.Status().Patch(ctx, csr, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			if serr := a.store.saveLearned(ctx); serr != nil {
-				ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", serr.Error())
-			}
+			a.store.saveLearnedAfterLostWrite(ctx)
 			return requeueOnWriteRace(err)
 		}
 	}

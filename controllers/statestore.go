@@ -10,6 +10,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -179,10 +180,30 @@ func (s *objectStore[T, P]) Learn(st signer.OrderState) {
 // carries (a pending step left unwritten, a request without a status
 // mirror, a status write that failed).
 func (s *objectStore[T, P]) saveLearned(ctx context.Context) error {
-	if s == nil || !s.learned {
+	if !s.holdsLearned() {
 		return nil
 	}
 	return s.Save(ctx, s.current)
+}
+
+// holdsLearned reports whether the store holds state written nowhere yet.
+func (s *objectStore[T, P]) holdsLearned() bool { return s != nil && s.learned }
+
+// carried records that a write of the attempt carried the learned state
+// (the status mirror).
+func (s *objectStore[T, P]) carried() {
+	if s != nil {
+		s.learned = false
+	}
+}
+
+// saveLearnedAfterLostWrite saves the learned state when the write meant to
+// carry it failed; a failure here only costs a look-up by the next attempt,
+// so it is logged, and the write's own error is what the attempt returns.
+func (s *objectStore[T, P]) saveLearnedAfterLostWrite(ctx context.Context) {
+	if err := s.saveLearned(ctx); err != nil {
+		ctrl.LoggerFrom(ctx).Info("order state learned from Alibaba Cloud not recorded; the next attempt looks the order up", "error", err.Error())
+	}
 }
 
 func (s *objectStore[T, P]) save(ctx context.Context, st signer.OrderState) error {
